@@ -38,7 +38,8 @@ LDFLAGS += $(SANLD)
 
 LIB_SRC  = $(wildcard engine/*.c) $(wildcard udf/*.c) \
            $(filter-out repl/main.c,$(wildcard repl/*.c)) $(wildcard kernel/*.c)
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/prelude_text.o
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/prelude_text.o \
+           $(BUILD)/obj/gen/cellapi_text.o
 LIB      = $(BUILD)/libember.a
 BIN      = $(BUILD)/ember
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -71,6 +72,10 @@ $(BUILD)/gen/prelude_text.c: udf/prelude.h tools/embed.sh
 	@mkdir -p $(dir $@)
 	tools/embed.sh udf__prelude_text $< > $@
 
+$(BUILD)/gen/cellapi_text.c: repl/cellapi.h tools/embed.sh
+	@mkdir -p $(dir $@)
+	tools/embed.sh repl__cellapi_text $< > $@
+
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -88,7 +93,7 @@ $(BIN): $(BUILD)/obj/repl/main.o $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/th.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -Iengine -Iudf -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) -lcmocka $(LDLIBS)
 
 # ---- running ---------------------------------------------------------------
 run: all
