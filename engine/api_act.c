@@ -36,6 +36,8 @@ typedef struct act {
   int64_t n;
   int reverse;
   json_t *extra;       /* more sink fields (buckets, path) */
+  eng_val bvals;       /* histogram boundaries as values, when not numbers */
+  int has_bvals;
   eng_arena *a;        /* partial results */
   eng_val *vals;       /* per partition */
   eng_vlist *rows;     /* per partition (collect, take) */
@@ -76,6 +78,7 @@ static json_t *act_sink(eng_taskgen *g, int part, void *ctx) {
   if (c->f) json_object_set_new(k, "udf", eng__taskgen_udf(g, c->f));
   if (c->g) json_object_set_new(k, "key", eng__taskgen_udf(g, c->g));
   if (c->has_zero) json_object_set_new(k, "zero", json_integer(eng__taskgen_val(g, c->zero)));
+  if (c->has_bvals) json_object_set_new(k, "bvals", json_integer(eng__taskgen_val(g, c->bvals)));
   if (c->extra) json_object_update(k, c->extra);
   return k;
 }
@@ -314,6 +317,8 @@ static int top_common(eng_ds *d, int64_t n, eng_udf *keyfn, int smallest, eng_va
   eng_session *s = d->s;
   if (keyfn && keyfn->def->nparams != 1)
     return finish(d, eng__fail(s, ENG_ETYPE, "TypeError: the key function takes 1 parameter"));
+  const char *name = smallest ? "take_ordered" : "top";
+  if (keyfn && eng__check_param(s, name, keyfn, 0, d->dtype) < 0) return finish(d, s->err.code);
   act c;
   ENG_TRY(act_init(&c, d, "top"));
   c.n = n;
@@ -368,8 +373,15 @@ int eng_take_ordered(eng_ds *d, int64_t n, eng_udf *keyfn, eng_val *out) {
 static int fold_common(eng_ds *d, const char *action, eng_udf *f, eng_udf *comb, eng_val zero,
                        int has_zero, eng_val *out) {
   eng_session *s = d->s;
+  if (!f || (has_zero && strcmp(action, "aggregate") == 0 && !comb))
+    return finish(d, eng__fail(s, ENG_EINVAL, "ValueError: %s needs a function", action));
   if (f->def->nparams != 2 || (comb && comb->def->nparams != 2))
     return finish(d, eng__fail(s, ENG_ETYPE, "TypeError: %s takes a lambda of 2 parameters", action));
+  /* Elements go in as the second argument (and as the first, for reduce):
+   * a lambda that cannot take them fails here, before any task runs. */
+  if (eng__check_param(s, action, f, 1, d->dtype) < 0 ||
+      (!has_zero && eng__check_param(s, action, f, 0, d->dtype) < 0))
+    return finish(d, s->err.code);
   act c;
   ENG_TRY(act_init(&c, d, action));
   c.f = f;
@@ -469,7 +481,7 @@ int eng_stats(eng_ds *d, eng_val *out) {
       rc = eng__fail(s, ENG_ENOMEM, "MemoryError: stats");
     } else {
       v[0] = eng_long(n);
-      v[1] = eng_double(n ? mean : NAN);
+      v[1] = eng_double(mean); /* StatCounter: 0.0 when empty */
       v[2] = eng_double(n ? sqrt(m2 / (double)n) : NAN);
       v[3] = eng_double(mx);
       v[4] = eng_double(mn);
@@ -487,7 +499,8 @@ int eng_mean(eng_ds *d, double *out) {
   int64_t n;
   double mean, m2, mx, mn;
   int rc = stats_raw(d, &n, &mean, &m2, &mx, &mn);
-  if (rc == 0) *out = n ? mean : NAN;
+  /* PySpark's mean() is stats().mean(): 0.0 for an empty dataset. */
+  if (rc == 0) *out = mean;
   return finish(d, rc);
 }
 
@@ -509,8 +522,12 @@ int eng_sample_stdev(eng_ds *d, double *out) { return var_common(d, 1, 1, out); 
 
 static int minmax(eng_ds *d, eng_udf *keyfn, int is_max, eng_val *out) {
   eng_session *s = d->s;
+  const char *name = is_max ? "max" : "min";
+  if (keyfn && keyfn->def->nparams != 1)
+    return finish(d, eng__fail(s, ENG_ETYPE, "TypeError: the key function takes 1 parameter"));
+  if (keyfn && eng__check_param(s, name, keyfn, 0, d->dtype) < 0) return finish(d, s->err.code);
   act c;
-  ENG_TRY(act_init(&c, d, is_max ? "max" : "min"));
+  ENG_TRY(act_init(&c, d, name));
   c.g = keyfn;
   int rc = run_parts(&c, NULL, 0);
   int has = 0;
@@ -531,8 +548,8 @@ static int minmax(eng_ds *d, eng_udf *keyfn, int is_max, eng_val *out) {
       has = 1;
     }
   }
-  if (rc == 0 && !has)
-    rc = eng__fail(s, ENG_EINVAL, "ValueError: %s() arg is an empty sequence", is_max ? "max" : "min");
+  /* PySpark's min()/max() are reduce(min)/reduce(max). */
+  if (rc == 0 && !has) rc = eng__fail(s, ENG_EINVAL, "ValueError: Can not reduce() empty RDD");
   if (rc == 0) *out = eng_val_copy(s->vals, best);
   act_free(&c);
   return finish(d, rc);
@@ -542,13 +559,15 @@ int eng_min(eng_ds *d, eng_udf *keyfn, eng_val *out) { return minmax(d, keyfn, 0
 int eng_max(eng_ds *d, eng_udf *keyfn, eng_val *out) { return minmax(d, keyfn, 1, out); }
 
 /* PySpark's histogram(): a bucket count (even buckets from min to max,
- * integer boundaries when they divide evenly) or sorted boundaries. */
+ * integer boundaries when they divide evenly) or sorted boundaries, which
+ * may be any values Python can order (strings too) and come back as given
+ * (a tuple stays a tuple). */
 int eng_histogram(eng_ds *d, eng_val buckets, eng_val *out) {
   eng_session *s = d->s;
   buckets = eng_deref(buckets);
   eng_vlist bl;
   eng_vlist_init(&bl, s->vals);
-  int evenly = 0;
+  int evenly = 0, numeric = 1, kind = ENG_V_LIST;
   int rc = 0;
   if (ENG_VKIND(buckets) == ENG_V_LONG) {
     int64_t k = eng_v_long(buckets);
@@ -580,14 +599,33 @@ int eng_histogram(eng_ds *d, eng_val buckets, eng_val *out) {
     evenly = 1;
   } else if (eng_is_seq(buckets)) {
     long n = ENG_VLEN(buckets);
+    const eng_val *b = eng_v_items(buckets);
     if (n < 2) return finish(d, eng__fail(s, ENG_EINVAL, "ValueError: buckets should have more than one value"));
-    for (long i = 0; i < n; i++) {
-      double x, y;
-      if (eng_val_as_double(eng_v_items(buckets)[i], &x, &s->err) < 0) return finish(d, s->err.code);
-      if (i && (eng_val_as_double(eng_v_items(buckets)[i - 1], &y, NULL), y >= x))
-        return finish(d, eng__fail(s, ENG_EINVAL, "ValueError: buckets should be sorted"));
-      eng_vlist_push(&bl, eng_val_copy(s->vals, eng_v_items(buckets)[i]));
+    kind = ENG_VKIND(buckets);
+    /* As PySpark checks: sorted first (TypeError if not orderable), then
+     * no duplicates. */
+    int dup = 0;
+    for (long i = 1; i < n; i++) {
+      int c;
+      if (eng_val_cmp(b[i - 1], b[i], &c, &s->err) < 0) return finish(d, s->err.code);
+      if (c > 0) return finish(d, eng__fail(s, ENG_EINVAL, "ValueError: buckets should be sorted"));
+      dup |= c == 0;
     }
+    if (dup) return finish(d, eng__fail(s, ENG_EINVAL, "ValueError: buckets should not contain duplicated values"));
+    double lo_step = INFINITY, hi_step = -INFINITY;
+    for (long i = 0; i < n; i++) {
+      numeric &= ENG_VKIND(b[i]) == ENG_V_LONG || ENG_VKIND(b[i]) == ENG_V_DOUBLE;
+      if (numeric && i) {
+        double x, y;
+        eng_val_as_double(b[i - 1], &x, NULL);
+        eng_val_as_double(b[i], &y, NULL);
+        if (y - x < lo_step) lo_step = y - x;
+        if (y - x > hi_step) hi_step = y - x;
+      }
+      eng_vlist_push(&bl, eng_val_copy(s->vals, b[i]));
+    }
+    /* Evenly spaced boundaries use PySpark's arithmetic bucket formula. */
+    evenly = numeric && hi_step - lo_step < 1e-10;
   } else {
     return finish(d, eng__fail(s, ENG_ETYPE, "TypeError: histogram() needs a bucket count or a list of boundaries"));
   }
@@ -599,7 +637,13 @@ int eng_histogram(eng_ds *d, eng_val buckets, eng_val *out) {
     eng_val_as_double(bl.items[i], &x, NULL);
     json_array_append_new(arr, json_real(x));
   }
-  c.extra = json_pack("{s:o, s:b}", "buckets", arr, "evenly", evenly);
+  if (numeric) {
+    c.extra = json_pack("{s:o, s:b}", "buckets", arr, "evenly", evenly);
+  } else {
+    json_decref(arr);
+    c.bvals = eng_seqv(ENG_V_LIST, bl.items, bl.n);
+    c.has_bvals = 1;
+  }
   rc = run_parts(&c, NULL, 0);
   if (rc == 0) {
     long nb = bl.n - 1;
@@ -612,7 +656,7 @@ int eng_histogram(eng_ds *d, eng_val buckets, eng_val *out) {
     for (long i = 0; rc == 0 && i < nb; i++) eng_vlist_push(&cl, eng_long(cnt[i]));
     eng_free(cnt);
     if (rc == 0) {
-      eng_val pair[2] = {eng_vlist_finish(&bl, ENG_V_LIST), eng_vlist_finish(&cl, ENG_V_LIST)};
+      eng_val pair[2] = {eng_vlist_finish(&bl, kind), eng_vlist_finish(&cl, ENG_V_LIST)};
       *out = eng_tuple(s->vals, pair, 2);
     }
   }
@@ -667,8 +711,7 @@ int eng_count_by_key(eng_ds *d, eng_val *out) { return count_by(d, "count_by_key
 int eng_count_by_value(eng_ds *d, eng_val *out) { return count_by(d, "count_by_value", out); }
 
 int eng_foreach(eng_ds *d, eng_udf *f) {
-  if (f->def->nparams != 1 && f->def->nparams != 2)
-    return finish(d, eng__fail(d->s, ENG_ETYPE, "TypeError: foreach takes a lambda of 1 or 2 parameters"));
+  if (eng__check_elem_udf(d, f, "foreach") < 0) return finish(d, d->s->err.code);
   act c;
   ENG_TRY(act_init(&c, d, "foreach"));
   c.f = f;

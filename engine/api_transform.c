@@ -128,6 +128,13 @@ static int check_fn_arity(eng_session *s, eng_udf *f, int n, const char *op, con
   return 0;
 }
 
+int eng__check_elem_udf(eng_ds *d, eng_udf *f, const char *op) { return check_elem_udf(d, f, op); }
+
+int eng__check_param(eng_session *s, const char *op, eng_udf *f, int i, const eng_dtype *t) {
+  if (i < f->def->nparams && !fits(f->def->params[i], t)) return type_error(s, op, f, i, t);
+  return 0;
+}
+
 static int check_pairs(eng_ds *d, const char *op) {
   const eng_dtype *t = d->dtype;
   if (!t || t->kind == ENG_DT_ANY || (t->kind == ENG_DT_TUPLE && t->n == 2)) return 0;
@@ -590,13 +597,27 @@ eng_ds *eng_partition_by(eng_ds *d, int nparts, eng_udf *partfn) {
 
 /* ---- cogroup and joins ------------------------------------------------------ */
 
+/* Spark's Partitioner.defaultPartitioner for two pair datasets: the larger
+ * existing hash partitioning when it is eligible (within a factor of 10 of
+ * the most partitions, or not fewer), else as many partitions as the larger
+ * input. */
+static int default_cogroup_parts(eng_ds *a, eng_ds *b) {
+  int most = a->nparts > b->nparts ? a->nparts : b->nparts, best = 0;
+  eng_ds *ps[2] = {a, b};
+  for (int i = 0; i < 2; i++)
+    if (ps[i]->part_kind == ENG_PART_HASH && ps[i]->part_n > best) best = ps[i]->part_n;
+  if (best > 0 && (most < 10 * best || best >= most)) return best;
+  return most;
+}
+
 static eng_ds *cogroup_node(eng_ds *a, eng_ds *b, int nparts, int whole, const char *name) {
   if (a->s != b->s) {
     eng__fail(a->s, ENG_EINVAL, "ValueError: %s of datasets from different sessions", name);
     return NULL;
   }
   if (!whole && (check_pairs(a, name) < 0 || check_pairs(b, name) < 0)) return NULL;
-  int n = nparts > 0 ? nparts : (a->nparts > b->nparts ? a->nparts : b->nparts);
+  int n = nparts > 0 ? nparts : whole ? (a->nparts > b->nparts ? a->nparts : b->nparts)
+                                      : default_cogroup_parts(a, b);
   if (n <= 0) n = 1;
   eng_ds *ps[2] = {a, b};
   eng_ds *x = eng__ds_new(a->s, ENG_OP_COGROUP, n, 2, ps);
@@ -638,7 +659,7 @@ static eng_ds *join_rows(eng_ds *cg, int kind, const char *name, const eng_dtype
 }
 
 static eng_ds *join_kind(eng_ds *a, eng_ds *b, int nparts, int kind, const char *name) {
-  eng_ds *cg = cogroup_node(a, b, nparts > 0 ? nparts : a->nparts, 0, name);
+  eng_ds *cg = cogroup_node(a, b, nparts, 0, name);
   if (!cg) return NULL;
   const eng_dtype *vs[2] = {item_type(a->dtype, 1), item_type(b->dtype, 1)};
   const eng_dtype *t = pair_type(a->s, item_type(a->dtype, 0), eng_dtype_tuple(a->s, 2, vs));

@@ -62,6 +62,8 @@ struct eng_blockstore {
   int64_t mem, disk;
   eng_buf dropped;
   int ndropped;
+  eng_buf spilled; /* "rdd_<ds>_<part> <disk bytes>" of cached blocks moved to disk */
+  int nspilled;
 };
 
 struct eng_shuf_out {
@@ -180,6 +182,7 @@ void eng_bs_free(eng_blockstore *bs) {
   rmdir(bs->dir);
   eng_free(bs->dir);
   eng_buf_free(&bs->dropped);
+  eng_buf_free(&bs->spilled);
   pthread_mutex_destroy(&bs->lock);
   eng_free(bs);
 }
@@ -307,6 +310,11 @@ static int64_t evict_locked(eng_blockstore *bs, int64_t need) {
       free_blk(bs, victim);
     } else if (spill_blk(bs, victim, NULL) < 0) {
       break; /* disk trouble: keep it in memory */
+    } else if (victim->kind == BLK_RDD) {
+      char note[96];
+      int len = snprintf(note, sizeof note, "%s %lld", victim->id, (long long)victim->disk);
+      eng_buf_append(&bs->spilled, note, (size_t)len + 1);
+      bs->nspilled++;
     }
     freed += m;
   }
@@ -326,6 +334,16 @@ int eng_bs_take_dropped(eng_blockstore *bs, eng_buf *out) {
   eng_buf_append(out, bs->dropped.data, bs->dropped.len);
   bs->dropped.len = 0;
   bs->ndropped = 0;
+  pthread_mutex_unlock(&bs->lock);
+  return n;
+}
+
+int eng_bs_take_spilled(eng_blockstore *bs, eng_buf *out) {
+  pthread_mutex_lock(&bs->lock);
+  int n = bs->nspilled;
+  eng_buf_append(out, bs->spilled.data, bs->spilled.len);
+  bs->spilled.len = 0;
+  bs->nspilled = 0;
   pthread_mutex_unlock(&bs->lock);
   return n;
 }

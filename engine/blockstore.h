@@ -75,6 +75,10 @@ int64_t eng_bs_evict(eng_blockstore *bs, int64_t need);
 /* Ids of MEMORY_ONLY blocks dropped since the last call (driver report):
  * appends "rdd_<ds>_<part>" strings separated by NUL to out; returns count. */
 int eng_bs_take_dropped(eng_blockstore *bs, eng_buf *out);
+/* Cached (MEMORY_AND_DISK) blocks moved from memory to disk since the last
+ * call, for the driver's sizes: appends "rdd_<ds>_<part> <disk bytes>"
+ * strings separated by NUL to out; returns count. */
+int eng_bs_take_spilled(eng_blockstore *bs, eng_buf *out);
 
 typedef struct eng_bs_stats {
   int64_t mem, disk; /* bytes held */

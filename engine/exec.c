@@ -22,6 +22,7 @@
 #include "../udf/udf_guard.h"
 #include "err.h"
 #include "mem.h"
+#include "session.h"
 #include "task.h"
 
 #define HEARTBEAT_MS 1000
@@ -78,10 +79,17 @@ static void send_heartbeat(eng_exec *ex, void *drv) {
   for (size_t pos = 0; nd > 0 && pos < dropped.len; pos += strlen(dropped.data + pos) + 1)
     json_array_append_new(dl, json_string(dropped.data + pos));
   eng_buf_free(&dropped);
-  json_t *h = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:o}", "t", "hb", "id", ex->id, "mem",
+  eng_buf spilled;
+  eng_buf_init(&spilled);
+  int ns = eng_bs_take_spilled(ex->bs, &spilled);
+  json_t *sl = json_array();
+  for (size_t pos = 0; ns > 0 && pos < spilled.len; pos += strlen(spilled.data + pos) + 1)
+    json_array_append_new(sl, json_string(spilled.data + pos));
+  eng_buf_free(&spilled);
+  json_t *h = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:o, s:o}", "t", "hb", "id", ex->id, "mem",
                         (json_int_t)st.mem, "disk", (json_int_t)st.disk, "used",
                         (json_int_t)eng_mem_in_use(), "tid",
-                        (json_int_t)atomic_load(&ex->running_tid), "dropped", dl);
+                        (json_int_t)atomic_load(&ex->running_tid), "dropped", dl, "spilled", sl);
   eng_msg_send(drv, NULL, 0, h, NULL, 0, ZMQ_DONTWAIT, NULL);
   json_decref(h);
 }
@@ -163,7 +171,7 @@ int eng_executor_main(int argc, char **argv) {
   udf_guard_install();
   mkdir(ex->dir, 0700);
   eng_err err;
-  char bsdir[1100];
+  char bsdir[1200];
   snprintf(bsdir, sizeof bsdir, "%s/blocks", ex->dir);
   ex->bs = eng_bs_new(ex->budget, bsdir, &err);
   ex->udfs = udf_cache_new();

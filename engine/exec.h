@@ -30,7 +30,7 @@ struct eng_exec {
   int id;
   int driver_pid;            /* local mode: exit when it is gone */
   char driver_ep[512];
-  char block_ep[512];        /* where our block server listens */
+  char block_ep[1100];       /* where our block server listens */
   char dir[1024];            /* scratch: spills, shuffle files */
   int64_t budget;
   void *zctx;

@@ -187,7 +187,9 @@ typedef struct fetch_stream {
 
 static int fetch_stream_next(eng_stream *st, eng_batch **out) {
   fetch_stream *s = (fetch_stream *)st;
-  return eng__fetch_next(s->f, out, &st->t->err);
+  int rc = eng__fetch_next(s->f, out, &st->t->err);
+  if (rc == ENG_EFETCH) st->t->ff_ds = s->ds, st->t->ff_part = s->part;
+  return rc;
 }
 
 static void fetch_stream_close(eng_stream *st) {
@@ -200,10 +202,15 @@ static eng_stream *block_source(eng_task *t, json_t *node, eng_err *err) {
   int ds = (int)json_integer_value(json_object_get(node, "ds"));
   int part = (int)json_integer_value(json_object_get(node, "part"));
   const char *ep = json_string_value(json_object_get(node, "ep"));
-  if (!ep || strcmp(ep, t->ex->block_ep) == 0) {
+  /* A block that is gone (dropped for memory, its executor lost) is
+   * reported, so the driver stops counting it as cached. */
+  t->ff_ds = ds;
+  t->ff_part = part;
+  if (!ep || !ep[0] || strcmp(ep, t->ex->block_ep) == 0) {
     eng_batch **bs;
     int n;
     if (eng_bs_get_rdd(t->ex->bs, ds, part, &bs, &n, err) < 0) return NULL;
+    t->ff_ds = -1;
     return eng__src_batches(t, bs, n);
   }
   char id[64];
@@ -218,6 +225,9 @@ static eng_stream *block_source(eng_task *t, json_t *node, eng_err *err) {
     eng_free(s);
     return NULL;
   }
+  t->ff_ds = -1;
+  s->ds = ds;
+  s->part = part;
   s->base.next = fetch_stream_next;
   s->base.close = fetch_stream_close;
   s->base.t = t;
@@ -469,6 +479,8 @@ static void send_done(eng_exec *ex, eng_task *t, int rc, void *out) {
     if (t->ff_shuffle >= 0)
       json_object_set_new(h, "ff", json_pack("{s:i, s:i, s:i}", "shuffle", t->ff_shuffle, "map",
                                               t->ff_map, "exec", t->ff_exec));
+    else if (t->ff_ds >= 0 && t->err.code == ENG_EFETCH)
+      json_object_set_new(h, "ffb", json_pack("[i, i]", t->ff_ds, t->ff_part));
   }
   /* Blocks stored are reported even on failure: they exist. */
   json_t *st = json_array();
@@ -524,6 +536,7 @@ void eng__exec_run_task(eng_exec *ex, eng_msg *m, void *out) {
   t->attempt = (int)json_integer_value(json_object_get(m->hdr, "attempt"));
   t->cancel = &ex->cancel;
   t->ff_shuffle = -1;
+  t->ff_ds = -1;
   t->nblobs = m->nframes;
   t->blobs = eng_calloc((size_t)m->nframes + 1, sizeof *t->blobs);
   t->blob_lens = eng_calloc((size_t)m->nframes + 1, sizeof *t->blob_lens);
@@ -578,6 +591,7 @@ void eng__exec_run_task(eng_exec *ex, eng_msg *m, void *out) {
     if (r->sink && !r->sink_attached && r->sink->close) r->sink->close(r->sink);
     udf_guard_pop(&g2);
   }
+  fflush(NULL); /* the UDF's printf output reaches the session before the task's end */
   send_done(ex, t, rc, out);
   eng_arena_set_current(old);
   for (int i = 0; i < t->nout; i++) eng_batch_unref(t->out_batches[i]);

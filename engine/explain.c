@@ -21,32 +21,46 @@
 /* explain                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Spark's Utils.bytesToString. */
+/* Spark's Utils.bytesToString: a unit is used from twice its size on
+ * (1536 bytes are "1536.0 B", 2048 are "2.0 KiB"). */
 static void bytes_str(eng_buf *b, int64_t n) {
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = (double)n;
   int u = 0;
-  while (v >= 1024 && u < 4) {
+  while (v >= 2048 && u < 4) {
     v /= 1024;
     u++;
   }
   eng_buf_printf(b, "%.1f %s", v, units[u]);
 }
 
+/* PySpark's StorageLevel descriptions: Python data is always cached
+ * serialized, as ember's columnar batches are. */
 static const char *level_desc(int level) {
   switch (level) {
-    case ENG_MEMORY_ONLY: return "Memory Deserialized 1x Replicated";
-    case ENG_MEMORY_AND_DISK: return "Disk Memory Deserialized 1x Replicated";
+    case ENG_MEMORY_ONLY: return "Memory Serialized 1x Replicated";
+    case ENG_MEMORY_AND_DISK: return "Disk Memory Serialized 1x Replicated";
     case ENG_DISK_ONLY: return "Disk Serialized 1x Replicated";
     default: return "";
   }
 }
 
+/* Spark's RDD.toString: "[name ]Class[id] at origin"; text files are
+ * named by their path, as textFile() names its RDDs. */
+static void rdd_string(eng_buf *b, eng_ds *d) {
+  if (d->op == ENG_OP_TEXT && d->path) eng_buf_printf(b, "%s ", d->path);
+  eng_buf_printf(b, "%s[%d] at %s", eng__op_class(d->op), d->id, d->origin ? d->origin : "?");
+}
+
 /* The lines describing d itself: "Class[id] at origin [storage]" and, when
  * cached, the cached-partitions line. */
 static int self_lines(eng_ds *d, char lines[2][1024]) {
-  snprintf(lines[0], sizeof lines[0], "%s[%d] at %s [%s]", eng__op_class(d->op), d->id,
-           d->origin ? d->origin : "?", d->ckpt_done ? "" : level_desc(d->storage));
+  eng_buf name;
+  eng_buf_init(&name);
+  rdd_string(&name, d);
+  snprintf(lines[0], sizeof lines[0], "%s [%s]", eng_buf_cstr(&name),
+           d->ckpt_done ? "" : level_desc(d->storage));
+  eng_buf_free(&name);
   if (!d->storage || !d->cached_on) return 1;
   int np = 0;
   int64_t mem = 0, disk = 0;
@@ -137,8 +151,8 @@ int eng_explain(eng_ds *d, eng_buf *out) {
 }
 
 int eng_ds_describe(eng_ds *d, eng_buf *out) {
-  eng_buf_printf(out, "%s[%d] at %s (%d partition%s)", eng__op_class(d->op), d->id,
-                 d->origin ? d->origin : "?", d->nparts, d->nparts == 1 ? "" : "s");
+  rdd_string(out, d);
+  eng_buf_printf(out, " (%d partition%s)", d->nparts, d->nparts == 1 ? "" : "s");
   return out->oom ? ENG_ENOMEM : 0;
 }
 
@@ -259,9 +273,10 @@ int eng_show_table(eng_ds *d, int n, eng_table *out) {
   if (rc < 0) return rc;
   long nr = ENG_VLEN(rows);
   const eng_val *it = eng_v_items(rows);
-  /* Pairs show as key | value; anything else as value. */
+  /* Pairs show as key | value; anything else as value. Every row fetched
+   * counts, the one past n too, so that show(ds, 0) still sees one. */
   int pairs = nr > 0;
-  for (long i = 0; i < nr && i < n; i++) {
+  for (long i = 0; i < nr; i++) {
     eng_val r = eng_deref(it[i]);
     if (ENG_VKIND(r) != ENG_V_TUPLE || ENG_VLEN(r) != 2) pairs = 0;
   }

@@ -163,4 +163,13 @@ const eng_dtype *eng__dtype_of_items(eng_session *s, eng_val list);
 /* Serializes a UDF instance's captures (broadcasts by id). */
 int eng__udf_caps_blob(eng_udf *f);
 
+/* ---- lambda checks (api_transform.c), for actions too ---------------------- */
+
+/* A one-element lambda (one parameter, or key and value of a pair) over d:
+ * 0, or a TypeError (ValueError without a function) in the session. */
+int eng__check_elem_udf(eng_ds *d, eng_udf *f, const char *op);
+/* Parameter i of f (when it has one) can take values of type t: 0, or a
+ * TypeError in the session. */
+int eng__check_param(eng_session *s, const char *op, eng_udf *f, int i, const eng_dtype *t);
+
 #endif

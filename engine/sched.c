@@ -11,10 +11,11 @@
  * Failures: a task that crashed (a signal in user code) or whose executor
  * died is retried, up to 4 attempts; a task that raised an error (TypeError,
  * ValueError...) would raise it again, so the job fails at once; a task that
- * could not fetch a map output gets it recomputed and runs again. When an
- * executor dies, its map outputs and cached partitions are forgotten (and
- * recomputed from lineage when needed), tasks reading from it are restarted,
- * and a new executor is started in its place.
+ * could not fetch a map output (or a cached partition) gets it recomputed and
+ * runs again. When an executor dies, its map outputs and cached partitions
+ * are forgotten (and recomputed from lineage when needed), tasks reading from
+ * it are restarted, and a new executor is started in its place. Tasks are
+ * only sent once the map outputs their stage reads all exist.
  */
 #include <errno.h>
 #include <signal.h>
@@ -247,11 +248,27 @@ static int preferred_exec(job *j, ttask *t) {
   return -1;
 }
 
+/* Are all the map outputs stage st reads there? A task sent before they are
+ * (one planned earlier, or retried, while an executor's outputs were lost)
+ * would only fail to fetch them, using up the job's fetch failures. */
+static int stage_ready(jstage *st) {
+  eng_shuffle *direct[64];
+  int n = eng__direct_shuffles(st->ds, direct, 64);
+  for (int i = 0; i < n; i++)
+    if (!shuffle_complete(direct[i])) return 0;
+  return 1;
+}
+
 static void dispatch(job *j) {
   eng_session *s = j->s;
+  /* Per stage: 0 not known yet, 1 ready, -1 waiting for map outputs. */
+  signed char *ready = eng_calloc((size_t)j->nstages + 1, 1);
+  if (!ready) return;
   for (int i = 0; i < j->ntasks; i++) {
     ttask *t = &j->tasks[i];
     if (t->state != T_PENDING) continue;
+    if (!ready[t->stage]) ready[t->stage] = stage_ready(&j->stages[t->stage]) ? 1 : -1;
+    if (ready[t->stage] < 0) continue;
     eng_execinfo *pick = NULL;
     int pref = preferred_exec(j, t);
     for (int k = 0; k < s->nexecs; k++) {
@@ -263,9 +280,10 @@ static void dispatch(job *j) {
       }
       if (!pick) pick = e;
     }
-    if (!pick) return;
+    if (!pick) break;
     send_task(j, t, pick);
   }
+  eng_free(ready);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -379,6 +397,15 @@ static void task_done(job *j, eng_msg *m) {
       int map = (int)json_integer_value(json_object_get(ff, "map"));
       if (sh && map >= 0 && map < sh->nmaps) sh->map_exec[map] = -1;
     }
+    /* A cached partition that is gone (dropped before the holder said so):
+     * no longer cached, so the task computes it again. */
+    json_t *ffb = json_object_get(m->hdr, "ffb");
+    int ds = (int)json_integer_value(json_array_get(ffb, 0));
+    int part = (int)json_integer_value(json_array_get(ffb, 1));
+    if (ffb && ds >= 0 && ds < s->nds && s->ds[ds]->cached_on && part >= 0 && part < s->ds[ds]->nparts) {
+      s->ds[ds]->cached_on[part] = -1;
+      s->ds[ds]->cached_mem[part] = s->ds[ds]->cached_disk[part] = 0;
+    }
     if (++j->fetch_fails > MAX_FETCH_FAILS) fail_job(j, ENG_ETASK, "TaskFailed: %s", err);
     s->stats.task_retries++;
     return;
@@ -444,9 +471,10 @@ static void executors_lost(job *j) {
         json_decref(h);
       }
     }
-    if (!j->spec->internal)
-      eng__warn(s, "ExecutorLost: executor %d (pid %d) %s; %d task%s will run again and lost partitions are recomputed from lineage",
-                e->id, (int)e->pid, e->death, requeued, requeued == 1 ? "" : "s");
+    /* Warned in preparing jobs too: the death is handled (and forgotten)
+     * here, whichever job noticed it. */
+    eng__warn(s, "ExecutorLost: executor %d (pid %d) %s; %d task%s will run again and lost partitions are recomputed from lineage",
+              e->id, (int)e->pid, e->death, requeued, requeued == 1 ? "" : "s");
   }
 }
 
@@ -574,8 +602,9 @@ static int sample_result(eng_session *s, int part, eng_msg *m, void *ctx) {
   eng_val l = eng_v_items(v)[1];
   long k = ENG_VLEN(l);
   double w = k ? (double)n / (double)k : 0;
+  /* The keys point into the message, which is freed after this call. */
   for (long i = 0; i < k; i++)
-    eng_vlist_push(&c->samples, eng_pair(c->a, eng_double(w), eng_v_items(l)[i]));
+    eng_vlist_push(&c->samples, eng_pair(c->a, eng_double(w), eng_val_copy(c->a, eng_v_items(l)[i])));
   return 0;
 }
 
@@ -595,7 +624,7 @@ static int choose_bounds(eng_session *s, eng_ds *d, prep_ctx *c) {
   long n = c->samples.n;
   eng_val *v = c->samples.items;
   int bad = 0;
-  qsort_r(v, (size_t)n, sizeof *v, cmp_weighted, &bad);
+  if (n > 1) qsort_r(v, (size_t)n, sizeof *v, cmp_weighted, &bad); /* v is NULL without samples */
   if (bad) {
     /* Find a pair to name in the error, as Python's sort would raise. */
     for (long i = 1; i < n; i++) {

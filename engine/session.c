@@ -220,17 +220,21 @@ int eng__reap_executors(eng_session *s) {
       gone = 1;
     }
     if (!gone) continue;
+    int was_alive = e->state == EX_ALIVE;
     e->state = EX_DEAD;
     dead++;
     s->stats.executors_lost++;
     eng__forget_executor_data(s, e->id);
     if (s->nlocal > 0) {
-      /* Restart, but not in a tight loop if executors cannot start at all. */
+      /* Restart. One that had registered (then was killed or crashed) is
+       * always replaced; ones dying before they register count against a
+       * limit, so a binary that cannot start is not restarted in a tight
+       * loop. */
       if (now - s->restart_window_ms > 60000) {
         s->restart_window_ms = now;
         s->restarts_in_window = 0;
       }
-      if (s->restarts_in_window++ < 4 * s->nlocal + 8) eng__spawn_executor(s);
+      if (was_alive || s->restarts_in_window++ < 4 * s->nlocal + 8) eng__spawn_executor(s);
     }
   }
   if (dead) eng__update_status(s);
@@ -275,6 +279,21 @@ int eng__handle_exec_msg(eng_session *s, eng_msg *m) {
             d->cached_on[part] == e->id) {
           d->cached_on[part] = -1;
           d->cached_mem[part] = d->cached_disk[part] = 0;
+        }
+      }
+    }
+    /* Blocks it moved to disk (MEMORY_AND_DISK past the budget). */
+    json_array_foreach(json_object_get(m->hdr, "spilled"), i, j) {
+      int ds, part;
+      long long disk;
+      const char *id = json_string_value(j);
+      if (!id || sscanf(id, "rdd_%d_%d %lld", &ds, &part, &disk) != 3) continue;
+      for (int k = 0; k < s->nds; k++) {
+        eng_ds *d = s->ds[k];
+        if (d->id == ds && d->cached_on && part >= 0 && part < d->nparts &&
+            d->cached_on[part] == e->id) {
+          d->cached_mem[part] = 0;
+          d->cached_disk[part] = disk;
         }
       }
     }

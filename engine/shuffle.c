@@ -422,7 +422,7 @@ static int cmp_srow(const void *x, const void *y, void *ctx) {
 }
 
 static int sort_run(sorter *s) {
-  qsort_r(s->rows, (size_t)s->n, sizeof *s->rows, cmp_srow, s);
+  if (s->n > 1) qsort_r(s->rows, (size_t)s->n, sizeof *s->rows, cmp_srow, s); /* rows is NULL when empty */
   if (s->bad) eng__raise(ENG_ETYPE, "%s", s->cmp_err.msg);
   return 0;
 }
@@ -594,6 +594,17 @@ static int sorter_next(eng_stream *st, eng_batch **out) {
       if (eng_colb_rows(s->cb) >= ENG_BATCH_ROWS || eng_colb_bytes(s->cb) >= ENG_BATCH_BYTES) break;
     }
     if (s->bad) eng__raise(ENG_ETYPE, "%s", s->cmp_err.msg);
+    /* The cursors' rows were decoded into s->a: start it afresh for the
+     * next batch (re-reading each cursor's current row), or the merge would
+     * hold every row it ever output. */
+    eng_arena_reset(s->a);
+    for (int r = 0; r < s->nruns; r++) {
+      struct run_cur *c = &s->cur[r];
+      if (!c->live) continue;
+      eng_val p = eng_col_get(c->b->root, c->i - 1, s->a);
+      c->key = eng_v_items(p)[0];
+      c->row = eng_v_items(p)[1];
+    }
   }
   if (eng_colb_rows(s->cb) == 0) return 0;
   *out = eng_colb_finish(s->cb, &t->err);
@@ -681,39 +692,49 @@ eng_stream *eng__shuffle_reader(eng_task *t, json_t *node, eng_err *err) {
 /* ------------------------------------------------------------------------ */
 
 /* Groups rows of two inputs by key: (key, ([left values], [right values])).
- * Inputs are whole rows (intersection, subtract) or (key, value) pairs. */
+ * Inputs are whole rows (intersection, subtract) or (key, value) pairs. The
+ * groups are those of a GROUP aggregator over (side, value) pairs, so a
+ * cogroup larger than memory spills as group_by_key does; the output splits
+ * each group back into its two sides. Without spilling, keys come out in
+ * the order they were first seen, the left input's first. */
 typedef struct cogroup {
   eng_stream base;
-  eng_htab *h;
-  int64_t i;
+  eng_agg *a;           /* while adding */
+  eng_stream *groups;   /* then the aggregator's output */
   eng_colb *cb;
 } cogroup;
 
 static int cogroup_next(eng_stream *st, eng_batch **out) {
   cogroup *c = (cogroup *)st;
   eng_task *t = st->t;
-  int64_t n = eng_htab_count(c->h);
-  if (c->i >= n) return 0;
-  for (; c->i < n; c->i++) {
-    eng_hent *e = eng_htab_at(c->h, c->i);
-    eng_val g[2] = {eng_seqv(ENG_V_LIST, e->lists[0].items, e->lists[0].n),
-                    eng_seqv(ENG_V_LIST, e->lists[1].items, e->lists[1].n)};
-    eng_val row = eng_pair(t->scratch, e->key, eng_tuple(t->scratch, g, 2));
-    if (eng_colb_append(c->cb, row) < 0)
-      return eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: cogroup");
-    if (eng_colb_rows(c->cb) >= ENG_BATCH_ROWS || eng_colb_bytes(c->cb) >= ENG_BATCH_BYTES) {
-      c->i++;
-      break;
+  eng_batch *b;
+  int rc = c->groups->next(c->groups, &b);
+  if (rc <= 0) return rc;
+  eng_vlist sides[2];
+  for (int64_t i = 0; i < b->n && rc >= 0; i++) {
+    eng_val row = eng_col_get(b->root, i, t->scratch);
+    eng_val k = eng_v_items(row)[0], l = eng_v_items(row)[1];
+    eng_vlist_init(&sides[0], t->scratch);
+    eng_vlist_init(&sides[1], t->scratch);
+    for (long j = 0; j < ENG_VLEN(l) && rc >= 0; j++) {
+      const eng_val *sv = eng_v_items(eng_v_items(l)[j]);
+      rc = eng_vlist_push(&sides[eng_v_long(sv[0]) ? 1 : 0], sv[1]);
     }
+    eng_val g[2] = {eng_vlist_finish(&sides[0], ENG_V_LIST), eng_vlist_finish(&sides[1], ENG_V_LIST)};
+    if (rc >= 0) rc = eng_colb_append(c->cb, eng_pair(t->scratch, k, eng_tuple(t->scratch, g, 2)));
+    if ((i & 1023) == 1023) eng_arena_reset(t->scratch);
   }
+  eng_batch_unref(b);
   eng_arena_reset(t->scratch);
+  if (rc < 0) return eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: cogroup");
   *out = eng_colb_finish(c->cb, &t->err);
   return *out ? 1 : t->err.code;
 }
 
 static void cogroup_close(eng_stream *st) {
   cogroup *c = (cogroup *)st;
-  eng_htab_free(c->h);
+  eng__agg_free(c->a);
+  if (c->groups) c->groups->close(c->groups);
   eng_colb_free(c->cb);
   eng_free(c);
 }
@@ -721,9 +742,8 @@ static void cogroup_close(eng_stream *st) {
 static int cogroup_add(eng_task *t, cogroup *c, eng_stream *in, int side, int whole) {
   eng_batch *b;
   int rc;
-  eng_arena *ha = eng_htab_arena(c->h);
   while ((rc = in->next(in, &b)) == 1) {
-    for (int64_t i = 0; i < b->n; i++) {
+    for (int64_t i = 0; i < b->n && rc >= 0; i++) {
       eng_val row = eng_col_get(b->root, i, t->scratch), k = row, v = row;
       if (!whole) {
         eng_val p = eng_deref(row);
@@ -735,29 +755,12 @@ static int cogroup_add(eng_task *t, cogroup *c, eng_stream *in, int side, int wh
         k = eng_v_items(p)[0];
         v = eng_v_items(p)[1];
       }
-      int is_new;
-      eng_hent *e = eng_htab_find_or_add(c->h, k, (uint64_t)eng_val_hash(k), &is_new);
-      if (!e) {
-        eng_batch_unref(b);
-        return eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: cogroup");
-      }
-      if (is_new) {
-        e->lists = eng_arena_alloc(ha, 2 * sizeof *e->lists);
-        if (!e->lists) {
-          eng_batch_unref(b);
-          return eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: cogroup");
-        }
-        eng_vlist_init(&e->lists[0], ha);
-        eng_vlist_init(&e->lists[1], ha);
-      }
-      if (eng_vlist_push(&e->lists[side], eng_val_copy(ha, v)) < 0) {
-        eng_batch_unref(b);
-        return eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: cogroup");
-      }
+      rc = eng__agg_value(c->a, k, eng_pair(t->scratch, eng_long(side), v));
       if ((i & 1023) == 1023) eng_arena_reset(t->scratch);
     }
     eng_batch_unref(b);
     eng_arena_reset(t->scratch);
+    if (rc < 0) return rc;
     if (eng__task_cancelled(t)) return eng_err_set(&t->err, ENG_ECANCEL, "Cancelled: job cancelled");
   }
   return rc;
@@ -765,7 +768,10 @@ static int cogroup_add(eng_task *t, cogroup *c, eng_stream *in, int side, int wh
 
 eng_stream *eng__cogroup_reader(eng_task *t, json_t *node, eng_err *err) {
   cogroup *c = eng_calloc(1, sizeof *c);
-  if (!c || !(c->h = eng_htab_new()) || !(c->cb = eng_colb_new())) {
+  json_t *spec = json_pack("{s:i, s:b}", "agg", ENG_AGG_GROUP, "key_whole", 0);
+  if (c && spec) c->a = eng__agg_new(t, spec, 1, err);
+  json_decref(spec);
+  if (!c || !c->a || !(c->cb = eng_colb_new())) {
     if (c) cogroup_close(&c->base);
     eng_err_set(err, ENG_ENOMEM, "MemoryError: cogroup");
     return NULL;
@@ -794,6 +800,13 @@ eng_stream *eng__cogroup_reader(eng_task *t, json_t *node, eng_err *err) {
       cogroup_close(&c->base);
       return NULL;
     }
+  }
+  c->groups = eng__agg_stream(c->a); /* takes the aggregator */
+  c->a = NULL;
+  if (!c->groups) {
+    eng_err_set(err, ENG_ENOMEM, "MemoryError: cogroup");
+    cogroup_close(&c->base);
+    return NULL;
   }
   return &c->base;
 }

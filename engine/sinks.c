@@ -39,7 +39,7 @@ static const struct {
     {"reduce", K_REDUCE},       {"fold", K_FOLD},       {"aggregate", K_AGGREGATE},
     {"sum", K_SUM},             {"stats", K_STATS},     {"min", K_MIN},
     {"max", K_MAX},             {"histogram", K_HISTOGRAM}, {"foreach", K_FOREACH},
-    {"save", K_SAVE},           {"count_by_value", K_COUNT_VALUE},
+    {"save_as_text_file", K_SAVE}, {"count_by_value", K_COUNT_VALUE},
     {"count_by_key", K_COUNT_KEY}, {"sample", K_SAMPLE}, {"top", K_TOP},
     {"none", K_NONE},
 };
@@ -59,6 +59,8 @@ typedef struct rsink {
   double *bounds;
   int64_t *counts;
   int nb;
+  eng_val bvals;     /* boundaries that are not numbers (strings...) */
+  int by_val;
   int evenly;
   /* collect / take */
   eng_colb *cb;
@@ -209,7 +211,9 @@ static void hist_add(rsink *s, double x) {
   if (x < lo || x > hi) return;
   int64_t i;
   if (s->evenly) {
-    i = (int64_t)((x - lo) / (hi - lo) * (double)(s->nb - 1));
+    /* PySpark's int((x - min) / inc), rounding included. */
+    double inc = (hi - lo) / (double)(s->nb - 1);
+    i = (int64_t)((x - lo) / inc);
     if (i >= s->nb - 1) i = s->nb - 2;
   } else {
     /* The bucket whose [b_i, b_{i+1}) holds x; the last one is closed. */
@@ -224,6 +228,26 @@ static void hist_add(rsink *s, double x) {
     i = lo_i;
   }
   s->counts[i]++;
+}
+
+/* Histogram over boundaries compared as Python does (strings and other
+ * orderable values): the bucket is bisect_right(bounds, v) - 1, the last one
+ * closed; None is skipped, other values that cannot be compared raise. */
+static void hist_add_val(rsink *s, eng_val v) {
+  v = eng_deref(v);
+  if (ENG_VKIND(v) == ENG_V_NONE || (ENG_VKIND(v) == ENG_V_DOUBLE && isnan(eng_v_double(v)))) return;
+  const eng_val *b = eng_v_items(s->bvals);
+  int nb = s->nb;
+  if (cmp_or_raise(v, b[nb - 1]) > 0 || cmp_or_raise(v, b[0]) < 0) return;
+  int lo_i = 0, hi_i = nb - 1;
+  while (hi_i - lo_i > 1) {
+    int mid = (lo_i + hi_i) / 2;
+    if (cmp_or_raise(v, b[mid]) < 0)
+      hi_i = mid;
+    else
+      lo_i = mid;
+  }
+  s->counts[lo_i]++;
 }
 
 static int count_add(rsink *s, eng_val k) {
@@ -285,7 +309,10 @@ static int sink_row(eng_sink *k, eng_val v) {
       return 0;
     }
     case K_HISTOGRAM:
-      hist_add(s, as_num(v));
+      if (s->by_val)
+        hist_add_val(s, v);
+      else if (ENG_VKIND(eng_deref(v)) != ENG_V_NONE) /* PySpark skips None */
+        hist_add(s, as_num(v));
       return 0;
     case K_FOREACH:
       eng__tudf_call(&s->f, s, &v);
@@ -549,6 +576,9 @@ eng_sink *eng__result_sink(eng_task *t, json_t *spec, eng_err *err) {
   if (gj && eng__task_udf(t, gj, &s->g, err) < 0) goto fail;
   s->has_g = gj != NULL;
   if (read_val_blob(t, spec, "zero", s->a, &s->acc, err) < 0) goto fail;
+  /* fold/aggregate start from their zero: the batch path must not take the
+   * first row as the start, as reduce does. */
+  if (kind == K_FOLD || kind == K_AGGREGATE) s->has = 1;
   switch (kind) {
     case K_COLLECT:
     case K_TAKE:
@@ -576,6 +606,18 @@ eng_sink *eng__result_sink(eng_task *t, json_t *spec, eng_err *err) {
       break;
     case K_HISTOGRAM: {
       json_t *b = json_object_get(spec, "buckets");
+      if (!b) {
+        /* Boundaries as values: they are not all numbers. */
+        if (read_val_blob(t, spec, "bvals", s->a, &s->bvals, err) < 0) goto fail;
+        s->by_val = 1;
+        s->nb = eng_is_seq(s->bvals) ? (int)ENG_VLEN(s->bvals) : 0;
+        if (s->nb < 2) {
+          eng_err_set(err, ENG_EPROTO, "ProtocolError: histogram without buckets");
+          goto fail;
+        }
+        if (!(s->counts = eng_calloc((size_t)s->nb + 1, sizeof *s->counts))) goto oom;
+        break;
+      }
       s->nb = (int)json_array_size(b);
       s->evenly = json_is_true(json_object_get(spec, "evenly"));
       s->bounds = eng_calloc((size_t)s->nb + 1, sizeof *s->bounds);

@@ -114,6 +114,8 @@ struct eng_task {
   int64_t rows_in, rows_out, shuffle_read, shuffle_written, spilled;
   /* a fetch failure: which map output was missing (-1 if none) */
   int ff_shuffle, ff_map, ff_exec;
+  /* or which cached partition (ds -1 if none) */
+  int ff_ds, ff_part;
 };
 
 /* ---- the pieces, built from a task description (exec_task.c) ----------- */

@@ -459,6 +459,17 @@ static char *type_key(const repl_toks *t, repl_item *it) {
   return NULL;
 }
 
+/* Is this "#include <ember.h>" (or "ember.h")? The API is always there. */
+static int is_ember_include(const repl_toks *t, int i) {
+  const char *p = repl_tok_ptr(t, i), *e = p + repl_tok_len(t, i);
+  p++; /* '#' */
+  while (p < e && (*p == ' ' || *p == '\t')) p++;
+  if (e - p < 7 || strncmp(p, "include", 7) != 0) return 0;
+  p += 7;
+  while (p < e && (*p == ' ' || *p == '\t')) p++;
+  return e - p >= 9 && (strncmp(p, "<ember.h>", 9) == 0 || strncmp(p, "\"ember.h\"", 9) == 0);
+}
+
 /* Builds the cell's C in g->file (with the run function). */
 static int generate(gen *g) {
   repl *r = g->r;
@@ -493,6 +504,7 @@ static int generate(gen *g) {
   for (int i = 0; i < c->n; i++) {
     repl_item *it = &c->items[i];
     if (it->kind != IT_PP && it->kind != IT_TYPE && it->kind != IT_DECL) continue;
+    if (it->kind == IT_PP && is_ember_include(t, it->t0)) continue; /* already included */
     eng_buf text;
     eng_buf_init(&text);
     line_dir(&text, it->line, r->cell_name);
@@ -893,7 +905,6 @@ static int run_cell(repl *r, udf_module *m) {
                   g.where && strncmp(g.where, "UDF ", 4) == 0 ? g.where : r->cell_name);
     } else {
       eng_err_copy(&e, &g.err);
-      if (e.code == ENG_ECANCEL) eng_err_set(&e, ENG_ECANCEL, "Cancelled: interrupted");
     }
     report_err(r, &e);
   }

@@ -12,16 +12,21 @@
  *   clears to the end of the screen and draws everything again. A row that is
  *   exactly full is always followed by an explicit "\r\n", so the terminal is
  *   never left in its "pending wrap" state and positions are unambiguous.
+ *   Input taller than the terminal is drawn through a window of rows
+ *   [l->top, l->top + height) that follows the cursor; cursor_row and rows
+ *   are then relative to the window's first row.
+ * - Drawing is deferred while more input is already waiting (typing ahead,
+ *   pastes without bracketed paste), so a burst of keys costs one redraw.
  * - Character widths: 1 per code point, 2 for East Asian wide characters and
  *   common emoji, 0 for combining marks. The cursor moves by code points.
- * - The terminal is in raw mode only inside led_read(). Every way out of it
+ * - The terminal is in raw mode only inside repl_led_read(). Every way out of it
  *   (return, exit(), a fatal signal at its default disposition, SIGTSTP)
  *   restores the saved modes. The saved modes live in globals because signal
- *   handlers need them; hence one led_read() per process at a time.
+ *   handlers need them; hence one repl_led_read() per process at a time.
  * - Bytes read from the terminal but not yet used stay in l->in for the next
- *   led_read(), so type-ahead and the rest of a paste are not lost.
+ *   repl_led_read(), so type-ahead and the rest of a paste are not lost.
  * - Memory comes from malloc(): the editor is self-contained, and the caller
- *   frees led_read()'s result with free().
+ *   frees repl_led_read()'s result with free().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -30,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -77,26 +83,27 @@ typedef struct {
   int oom;
 } sbuf;
 
-struct led {
+struct repl_led {
   int in_fd, out_fd;
-  led_complete_fn complete;
+  repl_led_complete_fn complete;
   void *complete_ctx;
-  led_incomplete_fn incomplete;
+  repl_led_incomplete_fn incomplete;
   void *incomplete_ctx;
   char **hist; /* Entries, oldest first. */
   int nhist, hist_cap;
-  char **comp; /* Candidates collected by led_add_completion(). */
+  char **comp; /* Candidates collected by repl_led_add_completion(). */
   int ncomp, comp_cap, comp_oom;
   unsigned char in[256]; /* Input read but not used yet. */
   int in_len, in_pos;
   char *kill;       /* The last killed text, for Ctrl-Y. */
   char *last_query; /* The last Ctrl-R search, reused by Ctrl-R Ctrl-R. */
 
-  /* State of the current led_read(). */
+  /* State of the current repl_led_read(). */
   char *buf;
   size_t len, cap, pos;
   const char *prompt, *cont;
-  int cursor_row, rows;
+  int cursor_row, rows; /* Screen rows relative to the first drawn row. */
+  int top;              /* First row drawn when the input is taller than the terminal. */
   int hidx;    /* History position; nhist means the line being edited. */
   char *hsave; /* The line being edited, kept while walking the history. */
   int last_tab;
@@ -113,12 +120,11 @@ struct led {
 static struct termios g_orig, g_raw;
 static int g_fd = -1, g_out_fd = -1;
 static volatile sig_atomic_t g_raw_active; /* The terminal is in raw mode. */
-static volatile sig_atomic_t g_redraw;     /* SIGWINCH: redraw at the next key. */
 static volatile sig_atomic_t g_resumed;    /* SIGCONT after SIGTSTP: redraw from scratch. */
-static int g_reading;                      /* A led_read() is running. */
+static int g_reading;                      /* A repl_led_read() is running. */
 static pthread_once_t g_atexit_once = PTHREAD_ONCE_INIT;
 
-static const int g_sigs[] = {SIGTSTP, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
+static const int g_sigs[] = {SIGTSTP, SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define NSIGS ((int)(sizeof g_sigs / sizeof g_sigs[0]))
 static struct sigaction g_old_sa[NSIGS];
 static int g_sig_installed[NSIGS];
@@ -155,7 +161,7 @@ static void register_atexit(void) { atexit(at_exit_restore); }
 
 /* Saves the terminal modes and switches to raw mode with bracketed paste on.
  * Returns 0 or a negative errno value (the terminal is then unchanged). */
-static int raw_on(led *l) {
+static int raw_on(repl_led *l) {
   struct termios t;
   if (tcgetattr(l->in_fd, &g_orig) < 0) return -errno;
   t = g_orig;
@@ -217,12 +223,9 @@ static void on_tstp(int sig) {
   errno = saved;
 }
 
-static void on_winch(int sig) {
-  (void)sig;
-  g_redraw = 1;
-}
-
-/* Installs handlers for the signals the caller left at their default. */
+/* Installs handlers for the signals the caller left at their default.
+ * SA_RESTART keeps them from failing other threads' system calls. There is
+ * no SIGWINCH handler for the same reason: the width is read at each redraw. */
 static void signals_install(void) {
   for (int i = 0; i < NSIGS; i++) {
     struct sigaction sa;
@@ -230,7 +233,8 @@ static void signals_install(void) {
     if (sigaction(g_sigs[i], NULL, &g_old_sa[i]) < 0) continue;
     if ((g_old_sa[i].sa_flags & SA_SIGINFO) || g_old_sa[i].sa_handler != SIG_DFL) continue;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = g_sigs[i] == SIGTSTP ? on_tstp : g_sigs[i] == SIGWINCH ? on_winch : on_fatal;
+    sa.sa_handler = g_sigs[i] == SIGTSTP ? on_tstp : on_fatal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     if (sigaction(g_sigs[i], &sa, NULL) == 0) g_sig_installed[i] = 1;
   }
@@ -248,7 +252,7 @@ static int tstp_installed(void) {
   return 0;
 }
 
-static int term_cols(led *l) {
+static int term_cols(repl_led *l) {
   struct winsize ws;
   if (ioctl(l->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
   return 80;
@@ -340,35 +344,9 @@ static int cp_width(long cp) {
   return 1;
 }
 
-/* Appends the character at s[i] as it should appear on screen: control
- * characters and invalid bytes become one cell ('?', or ' ' for a tab).
- * Stores its width in *out_w and returns the bytes consumed. */
-static size_t emit_char(sbuf *b, const char *s, size_t n, size_t i, int *out_w) {
-  long cp;
-  size_t k = u8_decode(s, n, i, &cp);
-  if (cp < 0 || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) {
-    sb_put(b, cp == '\t' ? " " : "?", 1);
-    *out_w = 1;
-    return k;
-  }
-  sb_put(b, s + i, k);
-  *out_w = cp_width(cp);
-  return k;
-}
-
-static size_t text_width(const char *s) {
-  size_t n = strlen(s), w = 0;
-  for (size_t i = 0; i < n;) {
-    long cp;
-    i += u8_decode(s, n, i, &cp);
-    w += cp < 0x20 ? 1 : (size_t)cp_width(cp);
-  }
-  return w;
-}
-
 /* ---- the edit buffer ------------------------------------------------------ */
 
-static int buf_reserve(led *l, size_t extra) {
+static int buf_reserve(repl_led *l, size_t extra) {
   if (l->len + extra + 1 <= l->cap) return 0;
   size_t cap = l->cap ? l->cap : 128;
   while (cap < l->len + extra + 1) cap *= 2;
@@ -379,7 +357,7 @@ static int buf_reserve(led *l, size_t extra) {
   return 0;
 }
 
-static int buf_insert(led *l, size_t at, const char *s, size_t n) {
+static int buf_insert(repl_led *l, size_t at, const char *s, size_t n) {
   if (buf_reserve(l, n) < 0) return -ENOMEM;
   memmove(l->buf + at + n, l->buf + at, l->len - at + 1);
   memcpy(l->buf + at, s, n);
@@ -388,7 +366,7 @@ static int buf_insert(led *l, size_t at, const char *s, size_t n) {
   return 0;
 }
 
-static void buf_delete(led *l, size_t from, size_t to) {
+static void buf_delete(repl_led *l, size_t from, size_t to) {
   if (to <= from) return;
   memmove(l->buf + from, l->buf + to, l->len - to + 1);
   l->len -= to - from;
@@ -397,7 +375,7 @@ static void buf_delete(led *l, size_t from, size_t to) {
 }
 
 /* Replaces the whole buffer with s; the cursor goes to the end. */
-static int buf_set(led *l, const char *s) {
+static int buf_set(repl_led *l, const char *s) {
   size_t n = strlen(s);
   l->len = 0;
   if (buf_reserve(l, n) < 0) return -ENOMEM;
@@ -407,7 +385,7 @@ static int buf_set(led *l, const char *s) {
 }
 
 /* Deletes [from, to) and keeps it for Ctrl-Y. */
-static void buf_kill(led *l, size_t from, size_t to) {
+static void buf_kill(repl_led *l, size_t from, size_t to) {
   if (to <= from) return;
   char *k = malloc(to - from + 1);
   if (k) {
@@ -440,23 +418,23 @@ static int is_word(unsigned char c) {
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n'; }
 
-static size_t line_start(led *l, size_t pos) {
+static size_t line_start(repl_led *l, size_t pos) {
   while (pos > 0 && l->buf[pos - 1] != '\n') pos--;
   return pos;
 }
 
-static size_t line_end(led *l, size_t pos) {
+static size_t line_end(repl_led *l, size_t pos) {
   while (pos < l->len && l->buf[pos] != '\n') pos++;
   return pos;
 }
 
-static size_t word_left(led *l, size_t pos) {
+static size_t word_left(repl_led *l, size_t pos) {
   while (pos > 0 && !is_word((unsigned char)l->buf[pos - 1])) pos--;
   while (pos > 0 && is_word((unsigned char)l->buf[pos - 1])) pos--;
   return pos;
 }
 
-static size_t word_right(led *l, size_t pos) {
+static size_t word_right(repl_led *l, size_t pos) {
   while (pos < l->len && !is_word((unsigned char)l->buf[pos])) pos++;
   while (pos < l->len && is_word((unsigned char)l->buf[pos])) pos++;
   return pos;
@@ -464,7 +442,7 @@ static size_t word_right(led *l, size_t pos) {
 
 /* Moves the cursor to the logical line above (dir < 0) or below, keeping the
  * column in characters. Returns 0 if there is no such line. */
-static int move_vertical(led *l, int dir) {
+static int move_vertical(repl_led *l, int dir) {
   size_t ls = line_start(l, l->pos), target, end;
   size_t col = 0;
   for (size_t i = ls; i < l->pos; i = next_char(l->buf, l->len, i)) col++;
@@ -488,7 +466,7 @@ static int move_vertical(led *l, int dir) {
 
 /* Swaps the character before the cursor with the one under it (or the two
  * before it at the end of a line), as Ctrl-T does in readline. */
-static void transpose(led *l) {
+static void transpose(repl_led *l) {
   size_t b = l->pos;
   if (b == l->len || l->buf[b] == '\n') b = prev_char(l->buf, b);
   if (b == 0) return;
@@ -506,12 +484,12 @@ static void transpose(led *l) {
 
 /* Returns the next input byte, waiting at most timeout_ms (forever if < 0).
  * Returns RB_TIMEOUT, RB_EOF (end of file or hang-up), RB_ERR, or, when
- * waiting forever, RB_REDRAW if a signal asked for a redraw. */
-static int read_byte(led *l, int timeout_ms) {
+ * waiting forever, RB_REDRAW after a suspend (the screen needs a redraw). */
+static int read_byte(repl_led *l, int timeout_ms) {
   if (l->in_pos < l->in_len) return l->in[l->in_pos++];
   for (;;) {
     struct pollfd p = {.fd = l->in_fd, .events = POLLIN};
-    if (timeout_ms < 0 && (g_redraw || g_resumed)) return RB_REDRAW;
+    if (timeout_ms < 0 && g_resumed) return RB_REDRAW;
     int r = poll(&p, 1, timeout_ms);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -531,18 +509,18 @@ static int read_byte(led *l, int timeout_ms) {
 }
 
 /* Gives back the byte read_byte() just returned. */
-static void unread_byte(led *l) {
+static void unread_byte(repl_led *l) {
   if (l->in_pos > 0) l->in_pos--;
 }
 
-static int input_pending(led *l) {
+static int input_pending(repl_led *l) {
   struct pollfd p = {.fd = l->in_fd, .events = POLLIN};
   return l->in_pos < l->in_len || poll(&p, 1, 0) > 0;
 }
 
 /* Reads the continuation bytes of a UTF-8 character whose first byte is c into
  * out (room for 4). Returns the number of bytes stored. */
-static size_t read_char(led *l, int c, char *out) {
+static size_t read_char(repl_led *l, int c, char *out) {
   size_t n = 1, need = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
   out[0] = (char)c;
   while (need-- > 0) {
@@ -558,7 +536,7 @@ static size_t read_char(led *l, int c, char *out) {
 }
 
 /* Decodes the rest of a CSI sequence ("\x1b[" already read). */
-static int read_csi(led *l) {
+static int read_csi(repl_led *l) {
   char params[16];
   size_t n = 0;
   int final;
@@ -597,7 +575,7 @@ static int read_csi(led *l) {
 
 /* Reads one key: a byte (control characters included) or a K_* value. An
  * escape byte not followed quickly by more input is K_ESC. */
-static int read_key(led *l) {
+static int read_key(repl_led *l) {
   int c = read_byte(l, -1);
   if (c == RB_REDRAW) return K_REDRAW;
   if (c == RB_EOF) return K_EOF;
@@ -629,35 +607,63 @@ static int read_key(led *l) {
 
 /* ---- rendering ------------------------------------------------------------ */
 
-/* Where the next character would go, as the terminal sees it. col == cols
- * means the row is full: the next character starts the next row. */
+/* A painter that follows where the terminal puts each character. col == cols
+ * means the row is full: the next character starts the next row. Rows are
+ * counted from the prompt's first row; only rows in [top, bottom) are drawn
+ * (into b; with b NULL nothing is drawn and the pass only measures). */
 typedef struct {
+  sbuf *b;
   int cols, row, col;
+  int top, bottom;
+  int phys; /* The row the terminal cursor is on. */
 } sim;
 
-static void sim_adv(sim *s, int w) {
-  if (w == 0) return;
-  if (s->col + w > s->cols) {
+static int sim_visible(const sim *s, int row) { return row >= s->top && row < s->bottom; }
+
+/* Places n bytes that take w columns, wrapping first if they do not fit. */
+static void sim_put(sim *s, const char *p, size_t n, int w) {
+  if (w > 0 && s->col + w > s->cols) {
     s->row++;
     s->col = 0;
+  }
+  if (s->b && sim_visible(s, s->row)) {
+    sb_put(s->b, p, n);
+    s->phys = s->row;
   }
   s->col += w;
 }
 
-/* Ends the current row: a full row first gets its own "\r\n". */
-static void sim_newline(sbuf *b, sim *s) {
-  if (s->col >= s->cols) {
-    sb_puts(b, "\r\n");
-    s->row++;
+/* Moves to the start of the next row; "\r\n" is sent only between two drawn
+ * rows (drawing starts on row top, wherever the rows above went). */
+static void sim_nl(sim *s) {
+  if (s->b && sim_visible(s, s->row) && sim_visible(s, s->row + 1)) {
+    sb_puts(s->b, "\r\n");
+    s->phys = s->row + 1;
   }
-  sb_puts(b, "\r\n");
   s->row++;
   s->col = 0;
 }
 
-/* Appends a prompt. Escape sequences, and bytes between \001 and \002 (the
+/* Ends a logical line: a full row first gets its own "\r\n", so the cursor
+ * can sit after its last character. */
+static void sim_newline(sim *s) {
+  if (s->col >= s->cols) sim_nl(s);
+  sim_nl(s);
+}
+
+/* Places the character at t[i] as it appears on screen: control characters
+ * and invalid bytes take one cell ('?', or ' ' for a tab). Returns its length. */
+static size_t sim_char(sim *s, const char *t, size_t n, size_t i) {
+  long cp;
+  size_t k = u8_decode(t, n, i, &cp);
+  if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) sim_put(s, cp == '\t' ? " " : "?", 1, 1);
+  else sim_put(s, t + i, k, cp_width(cp));
+  return k;
+}
+
+/* Places a prompt. Escape sequences, and bytes between \001 and \002 (the
  * readline convention), take no room; newlines start new rows. */
-static void put_prompt(sbuf *b, sim *s, const char *p) {
+static void sim_prompt(sim *s, const char *p) {
   size_t n = strlen(p);
   int hidden = 0;
   for (size_t i = 0; i < n;) {
@@ -665,72 +671,86 @@ static void put_prompt(sbuf *b, sim *s, const char *p) {
     if (c == 1 || c == 2) {
       hidden = c == 1;
       i++;
-    } else if (c == 27) {
+    } else if (c == 27 || hidden) {
       size_t j = i + 1;
-      if (j < n && p[j] == '[') {
+      if (c == 27 && j < n && p[j] == '[') {
         j++;
         while (j < n && !(p[j] >= 0x40 && p[j] <= 0x7E)) j++;
       }
-      if (j < n) j++;
-      sb_put(b, p + i, j - i);
+      if (c == 27 && j < n) j++;
+      sim_put(s, p + i, j - i, 0);
       i = j;
     } else if (c == '\n') {
-      sim_newline(b, s);
-      i++;
-    } else if (hidden) {
-      sb_put(b, p + i, 1);
+      sim_newline(s);
       i++;
     } else {
-      int w;
-      i += emit_char(b, p, n, i, &w);
-      sim_adv(s, w);
+      i += sim_char(s, p, n, i);
     }
   }
 }
 
-/* Draws prompt and text (logical lines after the first get l->cont) with the
- * cursor at byte offset cursor, replacing what the last render drew. */
-static void render(led *l, const char *prompt, const char *text, size_t len, size_t cursor) {
-  sbuf b = {0};
-  sim s = {term_cols(l), 0, 0};
-  int cur_r = 0, cur_c = 0;
-  sb_puts(&b, "\x1b[?25l");
-  if (l->cursor_row > 0) sb_csi(&b, l->cursor_row, 'A');
-  sb_puts(&b, "\r\x1b[J");
-  put_prompt(&b, &s, prompt);
+/* Lays out prompt and text (logical lines after the first get l->cont) and
+ * reports the row and column of byte offset cursor. Ends with the painter
+ * at column 0 of the row after the text's last full row. */
+static void sim_text(repl_led *l, sim *s, const char *prompt, const char *text, size_t len, size_t cursor,
+                     int *out_r, int *out_c) {
+  sim_prompt(s, prompt);
   for (size_t i = 0;;) {
     if (i == cursor) {
-      cur_r = s.col >= s.cols ? s.row + 1 : s.row;
-      cur_c = s.col >= s.cols ? 0 : s.col;
+      *out_r = s->col >= s->cols ? s->row + 1 : s->row;
+      *out_c = s->col >= s->cols ? 0 : s->col;
     }
     if (i >= len) break;
     if (text[i] == '\n') {
-      sim_newline(&b, &s);
-      put_prompt(&b, &s, l->cont);
+      sim_newline(s);
+      sim_prompt(s, l->cont);
       i++;
-      continue;
+    } else {
+      i += sim_char(s, text, len, i);
     }
-    int w;
-    i += emit_char(&b, text, len, i, &w);
-    sim_adv(&s, w);
   }
-  if (s.col >= s.cols) {
-    sb_puts(&b, "\r\n");
-    s.row++;
-    s.col = 0;
+  if (s->col >= s->cols) sim_nl(s);
+}
+
+static int term_rows(repl_led *l) {
+  struct winsize ws;
+  if (ioctl(l->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) return ws.ws_row;
+  return 24;
+}
+
+/* Draws prompt and text with the cursor at byte offset cursor, replacing what
+ * the last render drew. Input taller than the terminal is shown through a
+ * window of rows that follows the cursor. */
+static void render(repl_led *l, const char *prompt, const char *text, size_t len, size_t cursor) {
+  sbuf b = {0};
+  int cols = term_cols(l), height = term_rows(l), cur_r = 0, cur_c = 0, top = 0;
+  sim m = {NULL, cols, 0, 0, 0, INT_MAX, 0};
+  sim_text(l, &m, prompt, text, len, cursor, &cur_r, &cur_c);
+  int total = m.row + 1;
+  if (total > height) {
+    top = l->top;
+    if (cur_r < top) top = cur_r;
+    if (cur_r >= top + height) top = cur_r - height + 1;
+    if (top > total - height) top = total - height;
   }
-  if (s.row > cur_r) sb_csi(&b, s.row - cur_r, 'A');
+  l->top = top;
+  sim s = {&b, cols, 0, 0, top, top + height, top};
+  sb_puts(&b, "\x1b[?25l");
+  if (l->cursor_row > 0) sb_csi(&b, l->cursor_row, 'A');
+  sb_puts(&b, "\r\x1b[J");
+  sim_text(l, &s, prompt, text, len, cursor, &cur_r, &cur_c);
+  if (s.phys > cur_r) sb_csi(&b, s.phys - cur_r, 'A');
   sb_puts(&b, "\r");
   if (cur_c > 0) sb_csi(&b, cur_c, 'C');
   sb_puts(&b, "\x1b[?25h");
-  l->cursor_row = cur_r;
-  l->rows = s.row + 1;
+  l->cursor_row = cur_r - top;
+  l->rows = (total < top + height ? total : top + height) - top;
   if (!b.oom) raw_write(l->out_fd, b.p, b.n);
   sb_free(&b);
 }
 
 /* Redraws the current state: the edit buffer, or the Ctrl-R search. */
-static void refresh(led *l) {
+static void refresh(repl_led *l) {
   if (!l->searching) {
     render(l, l->prompt, l->buf, l->len, l->pos);
     return;
@@ -746,14 +766,14 @@ static void refresh(led *l) {
 }
 
 /* Moves the terminal cursor below the last drawn row, at column 0. */
-static void goto_below(led *l, sbuf *b) {
+static void goto_below(repl_led *l, sbuf *b) {
   if (l->rows - 1 > l->cursor_row) sb_csi(b, l->rows - 1 - l->cursor_row, 'B');
   sb_puts(b, "\r\n");
 }
 
 /* ---- completion ----------------------------------------------------------- */
 
-static void comp_clear(led *l) {
+static void comp_clear(repl_led *l) {
   for (int i = 0; i < l->ncomp; i++) free(l->comp[i]);
   l->ncomp = 0;
   l->comp_oom = 0;
@@ -764,15 +784,15 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* Lists the candidates in columns below the input, then redraws it. */
-static void comp_list(led *l) {
+static void comp_list(repl_led *l) {
   sbuf b = {0};
-  int cols = term_cols(l), n = l->ncomp < LIST_MAX ? l->ncomp : LIST_MAX;
-  size_t maxw = 0;
+  int cols = term_cols(l), n = l->ncomp < LIST_MAX ? l->ncomp : LIST_MAX, maxw = 0;
   for (int i = 0; i < n; i++) {
-    size_t w = text_width(l->comp[i]);
-    if (w > maxw) maxw = w;
+    sim m = {NULL, INT_MAX, 0, 0, 0, INT_MAX, 0};
+    sim_prompt(&m, l->comp[i]);
+    if (m.col > maxw) maxw = m.col;
   }
-  int colw = (int)maxw + 2, ncols = (cols + 2) / colw;
+  int colw = maxw + 2, ncols = (cols + 2) / colw;
   if (ncols < 1) ncols = 1;
   int nrows = (n + ncols - 1) / ncols;
   render(l, l->prompt, l->buf, l->len, l->pos); /* Drawing may have been deferred. */
@@ -781,15 +801,11 @@ static void comp_list(led *l) {
     for (int c = 0; c < ncols; c++) {
       int i = c * nrows + r;
       if (i >= n) break;
-      const char *w = l->comp[i];
-      size_t wn = strlen(w), width = 0;
-      for (size_t k = 0; k < wn;) {
-        int cw;
-        k += emit_char(&b, w, wn, k, &cw);
-        width += (size_t)cw;
-      }
+      sim s = {&b, INT_MAX, 0, 0, 0, INT_MAX, 0};
+      size_t wn = strlen(l->comp[i]);
+      for (size_t k = 0; k < wn;) k += sim_char(&s, l->comp[i], wn, k);
       if (i + nrows < n)
-        for (; width < (size_t)colw; width++) sb_put(&b, " ", 1);
+        for (; s.col < colw; s.col++) sb_put(&b, " ", 1);
     }
     sb_puts(&b, "\r\n");
   }
@@ -805,7 +821,7 @@ static void comp_list(led *l) {
 }
 
 /* Replaces [from, l->pos) with n bytes of s. */
-static int replace_word(led *l, size_t from, const char *s, size_t n) {
+static int replace_word(repl_led *l, size_t from, const char *s, size_t n) {
   buf_delete(l, from, l->pos);
   l->pos = from;
   return buf_insert(l, from, s, n);
@@ -814,7 +830,7 @@ static int replace_word(led *l, size_t from, const char *s, size_t n) {
 /* Tab: indents at the start of a line, otherwise asks the callback for
  * candidates, completes a single one or the common prefix, and lists them on
  * a second Tab. Returns 0 or -ENOMEM. */
-static int complete(led *l, int was_tab) {
+static int complete(repl_led *l, int was_tab) {
   size_t ls = line_start(l, l->pos), i = ls;
   while (i < l->pos && (l->buf[i] == ' ' || l->buf[i] == '\t')) i++;
   if (i == l->pos || !l->complete) return buf_insert(l, l->pos, INDENT, strlen(INDENT));
@@ -849,7 +865,7 @@ static int complete(led *l, int was_tab) {
 /* Shows history entry hidx + dir. Going back puts the cursor at the end of the
  * entry's first line (so Up keeps walking back through multi-line entries),
  * going forward at its end. Returns 0, or -ENOMEM. */
-static int history_move(led *l, int dir) {
+static int history_move(repl_led *l, int dir) {
   int to = l->hidx + dir;
   if (to < 0 || to > l->nhist) return 0;
   if (l->hidx == l->nhist) {
@@ -862,7 +878,7 @@ static int history_move(led *l, int dir) {
   return 0;
 }
 
-static void search_find(led *l, int from) {
+static void search_find(repl_led *l, int from) {
   if (!l->query.p || !l->query.n) {
     l->sidx = -1;
     l->sfail = 0;
@@ -880,7 +896,7 @@ static void search_find(led *l, int from) {
   l->sfail = 1;
 }
 
-static int search_begin(led *l) {
+static int search_begin(repl_led *l) {
   if (!(l->sorig = str_dup(l->buf))) return -ENOMEM;
   l->sorig_pos = l->pos;
   l->searching = 1;
@@ -892,7 +908,7 @@ static int search_begin(led *l) {
 
 /* Leaves the search; accept keeps the match in the buffer, otherwise the
  * buffer from before the search comes back. */
-static void search_end(led *l, int accept) {
+static void search_end(repl_led *l, int accept) {
   if (l->query.n) {
     free(l->last_query);
     l->last_query = str_dup(l->query.p);
@@ -918,7 +934,7 @@ static void search_end(led *l, int accept) {
 
 /* Handles a key during Ctrl-R. Returns 0 when the key was used, 1 when the
  * search ended and the key should be handled as a normal key. */
-static int search_key(led *l, int k) {
+static int search_key(repl_led *l, int k) {
   char ch[4];
   if (k == 18) { /* Ctrl-R: older match, or the last search again. */
     if (!l->query.n && l->last_query) {
@@ -938,8 +954,7 @@ static int search_key(led *l, int k) {
   } else if (k >= 0x20 && k < 0x100 && k != 127) {
     sb_put(&l->query, ch, read_char(l, k, ch));
     search_find(l, l->sidx >= 0 ? l->sidx : l->nhist - 1);
-  } else if (k == K_NONE) {
-  } else {
+  } else if (k != K_NONE) { /* Any other key accepts (Ctrl-C cancels), then acts. */
     search_end(l, k != 3);
     return 1;
   }
@@ -950,18 +965,19 @@ static int search_key(led *l, int k) {
 
 /* Bracketed paste: inserts everything up to ESC[201~ literally, with "\r\n"
  * and "\r" turned into "\n" and other control characters dropped. Returns
- * -1 to go on editing or an LED_* status. */
-static int paste(led *l) {
+ * -1 to go on editing or an REPL_LED_* status. */
+static int paste(repl_led *l) {
   sbuf b = {0};
   int prev_cr = 0, st = -1;
   for (;;) {
     int c = read_byte(l, -1);
     if (c == RB_REDRAW) {
-      g_redraw = 0;
+      g_resumed = 0;
+      l->cursor_row = 0;
       continue;
     }
     if (c < 0) {
-      st = c == RB_EOF ? LED_EOF : LED_ERROR;
+      st = c == RB_EOF ? REPL_LED_EOF : REPL_LED_ERROR;
       break;
     }
     if (c == 27) {
@@ -980,14 +996,14 @@ static int paste(led *l) {
       sb_put(&b, &ch, 1);
     }
   }
-  if (b.oom || (b.n && buf_insert(l, l->pos, b.p, b.n) < 0)) st = LED_ERROR;
+  if (b.oom || (b.n && buf_insert(l, l->pos, b.p, b.n) < 0)) st = REPL_LED_ERROR;
   sb_free(&b);
   return st;
 }
 
-/* Handles one key in normal editing. Returns -1 to go on, or an LED_* status
+/* Handles one key in normal editing. Returns -1 to go on, or an REPL_LED_* status
  * when the input is finished. */
-static int edit_key(led *l, int k) {
+static int edit_key(repl_led *l, int k) {
   int was_tab = l->last_tab, rc = 0;
   char ch[4];
   l->last_tab = 0;
@@ -998,9 +1014,9 @@ static int edit_key(led *l, int k) {
     case 6: case K_RIGHT: l->pos = next_char(l->buf, l->len, l->pos); break;
     case K_WORD_LEFT: l->pos = word_left(l, l->pos); break;
     case K_WORD_RIGHT: l->pos = word_right(l, l->pos); break;
-    case 3: return LED_INTERRUPT;
+    case 3: return REPL_LED_INTERRUPT;
     case 4:
-      if (l->len == 0) return LED_EOF;
+      if (l->len == 0) return REPL_LED_EOF;
       /* fall through */
     case K_DEL: buf_delete(l, l->pos, next_char(l->buf, l->len, l->pos)); break;
     case 8: case 127: buf_delete(l, prev_char(l->buf, l->pos), l->pos); break;
@@ -1010,7 +1026,7 @@ static int edit_key(led *l, int k) {
         rc = buf_insert(l, l->pos, "\n", 1);
         break;
       }
-      return LED_OK;
+      return REPL_LED_OK;
     case 11: {
       size_t e = line_end(l, l->pos);
       buf_kill(l, l->pos, e == l->pos && e < l->len ? e + 1 : e);
@@ -1066,18 +1082,18 @@ static int edit_key(led *l, int k) {
       if (k >= 0x20 && k < 0x100 && k != 127) rc = buf_insert(l, l->pos, ch, read_char(l, k, ch));
       break;
   }
-  return rc < 0 ? LED_ERROR : -1;
+  return rc < 0 ? REPL_LED_ERROR : -1;
 }
 
-/* Reads keys until the input is finished; returns its LED_* status. */
-static int edit_loop(led *l) {
+/* Reads keys until the input is finished; returns its REPL_LED_* status. */
+static int edit_loop(repl_led *l) {
   for (;;) {
     int k = read_key(l), st;
-    if (k == K_EOF) return LED_EOF;
-    if (k == K_ERR) return LED_ERROR;
+    if (k == K_EOF) return REPL_LED_EOF;
+    if (k == K_ERR) return REPL_LED_ERROR;
     if (k == K_REDRAW) {
-      if (g_resumed) l->cursor_row = 0;
-      g_resumed = g_redraw = 0;
+      l->cursor_row = 0;
+      g_resumed = 0;
       refresh(l);
       continue;
     }
@@ -1095,14 +1111,14 @@ static int edit_loop(led *l) {
 
 /* Creates an editor on a terminal pair. Returns NULL with errno ENOTTY if
  * either descriptor is not a terminal or TERM is "dumb", ENOMEM if out of
- * memory. The caller frees the editor with led_free(). */
-led *led_new(int in_fd, int out_fd) {
+ * memory. The caller frees the editor with repl_led_free(). */
+repl_led *repl_led_new(int in_fd, int out_fd) {
   const char *term = getenv("TERM");
   if (!isatty(in_fd) || !isatty(out_fd) || (term && strcmp(term, "dumb") == 0)) {
     errno = ENOTTY;
     return NULL;
   }
-  led *l = calloc(1, sizeof *l);
+  repl_led *l = calloc(1, sizeof *l);
   if (!l) {
     errno = ENOMEM;
     return NULL;
@@ -1114,7 +1130,7 @@ led *led_new(int in_fd, int out_fd) {
   return l;
 }
 
-void led_free(led *l) {
+void repl_led_free(repl_led *l) {
   if (!l) return;
   comp_clear(l);
   free(l->comp);
@@ -1129,19 +1145,19 @@ void led_free(led *l) {
   free(l);
 }
 
-void led_set_completion(led *l, led_complete_fn fn, void *ctx) {
+void repl_led_set_completion(repl_led *l, repl_led_complete_fn fn, void *ctx) {
   l->complete = fn;
   l->complete_ctx = ctx;
 }
 
-void led_set_incomplete(led *l, led_incomplete_fn fn, void *ctx) {
+void repl_led_set_incomplete(repl_led *l, repl_led_incomplete_fn fn, void *ctx) {
   l->incomplete = fn;
   l->incomplete_ctx = ctx;
 }
 
 /* Adds a candidate (copied). Meant for the completion callback; out of memory
  * is remembered and drops the candidate. */
-void led_add_completion(led *l, const char *word) {
+void repl_led_add_completion(repl_led *l, const char *word) {
   if (!l || !word) return;
   if (l->ncomp == l->comp_cap) {
     int cap = l->comp_cap ? l->comp_cap * 2 : 16;
@@ -1158,14 +1174,14 @@ void led_add_completion(led *l, const char *word) {
 }
 
 /* Reads one input with editing. Returns the text (without the final newline)
- * in a malloc'd string the caller frees, or NULL with *out_status LED_EOF,
- * LED_INTERRUPT or LED_ERROR. The terminal modes are restored before it
+ * in a malloc'd string the caller frees, or NULL with *out_status REPL_LED_EOF,
+ * REPL_LED_INTERRUPT or REPL_LED_ERROR. The terminal modes are restored before it
  * returns in every case. */
-char *led_read(led *l, const char *prompt, const char *cont_prompt, int *out_status) {
+char *repl_led_read(repl_led *l, const char *prompt, const char *cont_prompt, int *out_status) {
   int st, dummy;
   char *res = NULL;
   if (!out_status) out_status = &dummy;
-  *out_status = LED_ERROR;
+  *out_status = REPL_LED_ERROR;
   if (!l || g_reading) return NULL;
   l->prompt = prompt ? prompt : "";
   l->cont = cont_prompt ? cont_prompt : "";
@@ -1174,29 +1190,30 @@ char *led_read(led *l, const char *prompt, const char *cont_prompt, int *out_sta
   l->buf[0] = 0;
   l->cursor_row = 0;
   l->rows = 1;
+  l->top = 0;
   l->hidx = l->nhist;
   l->last_tab = 0;
   l->searching = 0;
   l->sidx = -1;
-  g_redraw = g_resumed = 0;
+  g_resumed = 0;
   if (raw_on(l) < 0) return NULL;
   g_reading = 1;
   signals_install();
   refresh(l);
   st = edit_loop(l);
-  if (l->searching) search_end(l, st == LED_OK);
-  if (st != LED_ERROR) {
+  if (l->searching) search_end(l, st == REPL_LED_OK);
+  if (st != REPL_LED_ERROR) {
     l->pos = l->len;
     render(l, l->prompt, l->buf, l->len, l->pos);
   }
-  if (st == LED_OK || st == LED_ERROR) raw_write(l->out_fd, "\r\n", 2);
+  if (st == REPL_LED_OK || st == REPL_LED_ERROR) raw_write(l->out_fd, "\r\n", 2);
   term_restore();
   signals_restore();
   g_reading = 0;
   free(l->hsave);
   l->hsave = NULL;
   comp_clear(l);
-  if (st == LED_OK) {
+  if (st == REPL_LED_OK) {
     res = l->buf; /* Hand the buffer over; the next call allocates a new one. */
     l->buf = NULL;
     l->cap = l->len = l->pos = 0;
@@ -1208,7 +1225,7 @@ char *led_read(led *l, const char *prompt, const char *cont_prompt, int *out_sta
 /* Adds a copy of entry as the newest. Empty (all white space) entries and
  * repeats of the newest are skipped; the oldest goes beyond HISTORY_MAX.
  * Returns 0 or -ENOMEM. */
-int led_history_add(led *l, const char *entry) {
+int repl_led_history_add(repl_led *l, const char *entry) {
   const char *p = entry;
   if (!l || !entry) return -EINVAL;
   while (*p && is_space((unsigned char)*p)) p++;
@@ -1238,7 +1255,7 @@ int led_history_add(led *l, const char *entry) {
 
 /* Appends the entries of a history file (see linedit.h for the format). A
  * missing file is not an error. Returns 0 or a negative errno value. */
-int led_history_load(led *l, const char *path) {
+int repl_led_history_load(repl_led *l, const char *path) {
   FILE *f = fopen(path, "re");
   char *line = NULL;
   size_t cap = 0;
@@ -1260,7 +1277,7 @@ int led_history_load(led *l, const char *path) {
       line[j++] = line[i];
     }
     line[j] = 0;
-    if ((rc = led_history_add(l, line)) < 0) break;
+    if ((rc = repl_led_history_add(l, line)) < 0) break;
   }
   if (rc == 0 && ferror(f)) rc = -EIO;
   free(line);
@@ -1271,7 +1288,7 @@ int led_history_load(led *l, const char *path) {
 /* Writes the newest HISTORY_MAX entries to path through a temporary file in
  * the same directory and rename(), so a crash never leaves half a file. The
  * file is created with mode 0600. Returns 0 or a negative errno value. */
-int led_history_save(led *l, const char *path) {
+int repl_led_history_save(repl_led *l, const char *path) {
   size_t n = strlen(path);
   char *tmp = malloc(n + 32);
   int rc = 0, fd;
@@ -1303,9 +1320,9 @@ int led_history_save(led *l, const char *path) {
   return rc;
 }
 
-int led_history_len(led *l) { return l ? l->nhist : 0; }
+int repl_led_history_len(repl_led *l) { return l ? l->nhist : 0; }
 
-const char *led_history_get(led *l, int i) {
+const char *repl_led_history_get(repl_led *l, int i) {
   if (!l || i < 0 || i >= l->nhist) return NULL;
   return l->hist[i];
 }

@@ -13,6 +13,7 @@
 #include "../engine/buf.h"
 #include "../engine/mem.h"
 #include "../engine/session.h"
+#include "../kernel/kernel.h"
 #include "repl.h"
 #include "term.h"
 
@@ -46,6 +47,8 @@ static char *read_all(FILE *f) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "executor") == 0) return eng_executor_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "kernel") == 0) return krn_kernel_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "install-kernel") == 0) return krn_install_main(argc, argv);
   const char *master = NULL, *code = NULL, *file = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -89,15 +92,15 @@ int main(int argc, char **argv) {
   int failed = 0, rc = 0;
   if (code) {
     /* -e: one input, whatever its lines. */
-    rc = term_run_one(r, code, &failed);
+    rc = repl_term_run_one(r, code, &failed);
     (void)rc;
   } else if (text) {
-    term_run_text(r, text, &failed);
+    repl_term_run_text(r, text, &failed);
   } else if (!isatty(0)) {
     text = read_all(stdin);
-    term_run_text(r, text, &failed);
+    repl_term_run_text(r, text, &failed);
   } else {
-    term_interactive(r, EMBER_VERSION);
+    repl_term_interactive(r, EMBER_VERSION);
   }
   eng_free(text);
   repl_free(r);

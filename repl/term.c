@@ -149,7 +149,7 @@ static int eval_one(repl *r, term *t, const char *input) {
 
 /* Runs a whole text as the REPL would take it: line by line, an input
  * being complete when its brackets balance. */
-int term_run_text(repl *r, const char *text, int *out_failed) {
+int repl_term_run_text(repl *r, const char *text, int *out_failed) {
   term t = {0};
   eng_session_set_listener(repl_engine(r), on_event, &t);
   g_repl = r;
@@ -178,7 +178,7 @@ int term_run_text(repl *r, const char *text, int *out_failed) {
 }
 
 /* Runs one input as given (ember -e). */
-int term_run_one(repl *r, const char *input, int *out_failed) {
+int repl_term_run_one(repl *r, const char *input, int *out_failed) {
   term t = {0};
   eng_session_set_listener(repl_engine(r), on_event, &t);
   g_repl = r;
@@ -192,8 +192,8 @@ int term_run_one(repl *r, const char *input, int *out_failed) {
 /* The interactive terminal                                                 */
 /* ------------------------------------------------------------------------ */
 
-static void complete_cb(void *ctx, const char *buf, int cursor, led *l) {
-  repl_complete(ctx, buf, cursor, (repl_add_fn)led_add_completion, l);
+static void complete_cb(void *ctx, const char *buf, int cursor, repl_led *l) {
+  repl_complete(ctx, buf, cursor, (repl_add_fn)repl_led_add_completion, l);
 }
 
 static int incomplete_cb(void *ctx, const char *text) {
@@ -210,8 +210,8 @@ static void history_path(char *out, size_t cap) {
     snprintf(out, cap, "%s/.ember_history", home && *home ? home : ".");
 }
 
-int term_interactive(repl *r, const char *version) {
-  led *l = led_new(0, 1);
+int repl_term_interactive(repl *r, const char *version) {
+  repl_led *l = repl_led_new(0, 1);
   if (!l) {
     fprintf(stderr, "ember: the terminal cannot be used for line editing\n");
     return 1;
@@ -220,11 +220,11 @@ int term_interactive(repl *r, const char *version) {
   eng_session_set_listener(repl_engine(r), on_event, &t);
   g_repl = r;
   install_sigint();
-  led_set_completion(l, complete_cb, r);
-  led_set_incomplete(l, incomplete_cb, r);
+  repl_led_set_completion(l, complete_cb, r);
+  repl_led_set_incomplete(l, incomplete_cb, r);
   char hist[4096];
   history_path(hist, sizeof hist);
-  led_history_load(l, hist);
+  repl_led_history_load(l, hist);
   fprintf(stderr,
           "ember %s -- Spark's model in C, on %s (%d executor%s)\n"
           "Type C; a last line without ';' shows its value. :help for the API, :quit or Ctrl-D to leave.\n",
@@ -236,24 +236,24 @@ int term_interactive(repl *r, const char *version) {
     snprintf(prompt, sizeof prompt, "ember [%d]> ", repl_cell_count(r) + 1);
     snprintf(cont, sizeof cont, "%*s> ", (int)strlen(prompt) - 2, "...");
     int status;
-    char *line = led_read(l, prompt, cont, &status);
+    char *line = repl_led_read(l, prompt, cont, &status);
     if (!line) {
-      if (status == LED_INTERRUPT) {
+      if (status == REPL_LED_INTERRUPT) {
         if (last_was_interrupt) fprintf(stderr, "(to leave, type :quit or press Ctrl-D)\n");
         last_was_interrupt = 1;
         continue;
       }
-      if (status == LED_EOF) fputc('\n', stderr);
+      if (status == REPL_LED_EOF) fputc('\n', stderr);
       break;
     }
     last_was_interrupt = 0;
-    led_history_add(l, line);
-    led_history_save(l, hist);
+    repl_led_history_add(l, line);
+    repl_led_history_save(l, hist);
     int rc = eval_one(r, &t, line);
     free(line);
     if (rc == REPL_QUIT) break;
   }
-  led_history_save(l, hist);
-  led_free(l);
+  repl_led_history_save(l, hist);
+  repl_led_free(l);
   return 0;
 }

@@ -12,10 +12,10 @@
 
 /* Runs text as a sequence of inputs (each complete when brackets balance),
  * printing results to stdout and errors to stderr. */
-int term_run_text(repl *r, const char *text, int *out_failed);
+int repl_term_run_text(repl *r, const char *text, int *out_failed);
 /* Runs one input as given (ember -e CODE). */
-int term_run_one(repl *r, const char *input, int *out_failed);
+int repl_term_run_one(repl *r, const char *input, int *out_failed);
 /* The interactive REPL on the terminal (stdin/stdout). */
-int term_interactive(repl *r, const char *version);
+int repl_term_interactive(repl *r, const char *version);
 
 #endif

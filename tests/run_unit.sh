@@ -5,6 +5,8 @@ set -u
 build=$1
 shift
 fail=0
+# Guard tests catch SIGSEGV/SIGFPE themselves: ASan must let them.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_abort=0:allow_user_segv_handler=1:detect_leaks=1}"
 failed=""
 for t in "$@"; do
   name=$(basename "$t")

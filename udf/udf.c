@@ -488,6 +488,12 @@ struct udf_module {
 };
 
 udf_module *udf_module_compile(const char *extra_header, const char *source, eng_err *err) {
+  return udf_module_compile_syms(extra_header, source, NULL, NULL, 0, err);
+}
+
+udf_module *udf_module_compile_syms(const char *extra_header, const char *source,
+                                    const char *const *names, void *const *addrs, int nsyms,
+                                    eng_err *err) {
   diag dg = {0};
   eng_buf src;
   eng_buf_init(&src);
@@ -497,6 +503,7 @@ udf_module *udf_module_compile(const char *extra_header, const char *source, eng
   eng_buf_puts(&src, "\n");
   eng_buf_puts(&src, source);
   TCCState *s = src.oom ? NULL : new_state(&dg);
+  for (int i = 0; s && i < nsyms; i++) tcc_add_symbol(s, names[i], addrs[i]);
   int ok = s && tcc_compile_string(s, eng_buf_cstr(&src)) >= 0 &&
            tcc_relocate(s, TCC_RELOCATE_AUTO) >= 0;
   eng_buf_free(&src);

@@ -123,6 +123,11 @@ ENG_API void udf_cache_stats(udf_cache *c, long *out_compiles, double *out_ms);
 typedef struct udf_module udf_module;
 ENG_API udf_module *udf_module_compile(const char *extra_header, const char *source,
                                        eng_err *err);
+/* The same, with extra symbols for this compile only (names[i] at addrs[i];
+ * the session's globals and functions, which later cells shadow). */
+ENG_API udf_module *udf_module_compile_syms(const char *extra_header, const char *source,
+                                            const char *const *names, void *const *addrs,
+                                            int nsyms, eng_err *err);
 ENG_API void *udf_module_symbol(udf_module *m, const char *name);
 ENG_API void udf_module_free(udf_module *m);
 /* Registers more host symbols for all later compiles (the session's API). */

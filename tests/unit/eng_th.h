@@ -34,7 +34,7 @@ static inline const char *th_repr(eng_val v) {
   eng_buf b;
   eng_buf_init(&b);
   eng_val_repr(&b, v);
-  snprintf(out, sizeof out, "%s", b.data ? b.data : "");
+  snprintf(out, sizeof out, "%s", eng_buf_cstr(&b)); /* data is not NUL-terminated */
   eng_buf_free(&b);
   return out;
 }

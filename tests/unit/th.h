@@ -6,6 +6,9 @@
  * re-running the current program with "executor" as first argument, which
  * TH_MAIN hands to the engine (as build/ember does).
  *
+ * TH_FILTER=pattern (cmocka's wildcards: memory_cache_*) runs only the
+ * tests whose names match.
+ *
  * Leak checks: TH_MEM_BEGIN()/TH_MEM_END() bracket a test body and fail if
  * eng_mem_in_use() did not return to where it was.
  */
@@ -36,6 +39,7 @@ int eng_executor_main(int argc, char **argv);
   int main(int argc, char **argv) {                                             \
     if (argc > 1 && strcmp(argv[1], "executor") == 0)                         \
       return eng_executor_main(argc, argv);                                     \
+    if (getenv("TH_FILTER")) cmocka_set_test_filter(getenv("TH_FILTER"));      \
     return cmocka_run_group_tests(tests, NULL, NULL);                           \
   }
 
