@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fastagg.h"
 #include "mem.h"
 #include "plan.h"
 
@@ -31,6 +32,11 @@ struct eng_agg {
   eng_arena *za; /* zero's memory */
   int key_whole;
   eng_htab *h;
+  /* While every key is a long (or every key a string) and every combiner a
+   * long or double combined by a typed C function, entries live in fa, a
+   * table that costs one memory miss per row instead of three. The first
+   * row that does not fit moves them all to h, for good. */
+  eng_fastagg *fa;
   int can_spill, depth;
   int64_t ops;
   /* spilling */
@@ -89,6 +95,24 @@ eng_agg *eng__agg_new(eng_task *t, json_t *spec, int can_spill, eng_err *err) {
     eng__agg_free(a);
     return NULL;
   }
+  /* FOLD starts keys from the zero: the typed table takes one of a kind it
+   * can combine (the values must then be of the same kind, or leave it). */
+  const udf_fn *f0 = a->nf ? a->f[0].fn : NULL;
+  int zk = ENG_VKIND(a->zero);
+  if ((a->kind == ENG_AGG_REDUCE || (a->kind == ENG_AGG_FOLD && (zk == ENG_V_LONG || zk == ENG_V_DOUBLE))) &&
+      (f0->f2_ll || f0->f2_dd)) {
+    eng_fa_ll fl = f0->f2_ll;
+    eng_fa_dd fd = f0->f2_dd;
+    if (a->kind == ENG_AGG_FOLD) {
+      if (zk == ENG_V_LONG) fd = NULL;
+      else fl = NULL;
+    }
+    if ((fl || fd) && !(a->fa = eng__fa_new(fl, fd, a->kind == ENG_AGG_FOLD ? &a->zero : NULL))) {
+      eng_err_set(err, ENG_ENOMEM, "MemoryError: aggregation");
+      eng__agg_free(a);
+      return NULL;
+    }
+  }
   return a;
 }
 
@@ -108,6 +132,7 @@ void eng__agg_free(eng_agg *a) {
   if (!a) return;
   for (int i = 0; i < a->nf; i++) udf_drop_caps(a->f[i].fn, &a->f[i]);
   close_spills(a);
+  eng__fa_free(a->fa);
   eng_htab_free(a->h);
   eng_arena_free(a->za);
   json_decref(a->spec);
@@ -196,6 +221,15 @@ static eng_val entry_comb(eng_agg *a, eng_hent *e) {
 
 /* Moves every entry to the spill files; from now on all rows go there. */
 static int start_spill(eng_agg *a) {
+  if (a->fa) {
+    eng__fa_flush(a->fa);
+    for (int64_t i = 0; i < eng__fa_count(a->fa); i++) {
+      eng_val k = eng__fa_key(a->fa, i);
+      ENG_TRY(spill_row(a, eng_htab_mix(eng_val_hash(k)), k, eng__fa_value(a->fa, i)));
+    }
+    eng__fa_free(a->fa);
+    a->fa = NULL;
+  }
   int64_t n = eng_htab_count(a->h);
   for (int64_t i = 0; i < n; i++) {
     eng_hent *e = eng_htab_at(a->h, i);
@@ -208,7 +242,7 @@ static int start_spill(eng_agg *a) {
 
 static int maybe_spill(eng_agg *a) {
   if (!a->can_spill || a->depth >= MAX_DEPTH || (++a->ops & 4095)) return 0;
-  if (eng_htab_bytes(a->h) > eng__task_mem_limit(T(a)) || eng__task_pressure(T(a)))
+  if (eng__agg_bytes(a) > eng__task_mem_limit(T(a)) || eng__task_pressure(T(a)))
     return start_spill(a);
   return 0;
 }
@@ -218,7 +252,39 @@ static int maybe_spill(eng_agg *a) {
 /* The hash the table uses for this key, mixed the same way for spills. */
 static uint64_t key_hash(eng_val k) { return (uint64_t)eng_val_hash(k); }
 
+/* Moves the typed table's entries to the generic one, in insertion order. */
+static int leave_fast(eng_agg *a) {
+  eng_fastagg *fa = a->fa;
+  a->fa = NULL;
+  eng__fa_flush(fa);
+  for (int64_t i = 0; i < eng__fa_count(fa); i++) {
+    eng_val k = eng__fa_key(fa, i);
+    int is_new;
+    eng_hent *e = eng_htab_find_or_add(a->h, k, key_hash(k), &is_new);
+    if (!e) {
+      eng__fa_free(fa);
+      return eng_err_set(&T(a)->err, ENG_ENOMEM, "MemoryError: aggregation");
+    }
+    e->val = eng__fa_value(fa, i);
+  }
+  eng__fa_free(fa);
+  return 0;
+}
+
+/* Hands a row to the typed table: 1 taken, 0 it does not fit (and the
+ * table has moved to the generic one), or an error. */
+static int fast_add(eng_agg *a, eng_val key, eng_val x, int raw) {
+  int rc = eng__fa_push(a->fa, key, x, raw);
+  if (rc < 0) return eng_err_set(&T(a)->err, ENG_ENOMEM, "MemoryError: aggregation");
+  return rc == 0 ? leave_fast(a) : 1;
+}
+
 int eng__agg_value(eng_agg *a, eng_val key, eng_val v) {
+  if (a->fa) {
+    int rc = fast_add(a, key, v, 1);
+    if (rc > 0) return maybe_spill(a);
+    if (rc < 0) return rc;
+  }
   uint64_t h = key_hash(key);
   if (a->spilled) {
     eng_val c;
@@ -269,6 +335,11 @@ int eng__agg_value(eng_agg *a, eng_val key, eng_val v) {
 }
 
 int eng__agg_comb(eng_agg *a, eng_val key, eng_val c) {
+  if (a->fa) {
+    int rc = fast_add(a, key, c, 0);
+    if (rc > 0) return maybe_spill(a);
+    if (rc < 0) return rc;
+  }
   uint64_t h = key_hash(key);
   if (a->spilled) return spill_row(a, eng_htab_mix(h), key, c);
   int is_new;
@@ -303,17 +374,26 @@ int eng__agg_comb(eng_agg *a, eng_val key, eng_val c) {
   return maybe_spill(a);
 }
 
-int64_t eng__agg_count(eng_agg *a) { return eng_htab_count(a->h); }
-int64_t eng__agg_bytes(eng_agg *a) { return eng_htab_bytes(a->h); }
+int64_t eng__agg_count(eng_agg *a) {
+  if (!a->fa) return eng_htab_count(a->h);
+  eng__fa_flush(a->fa);
+  return eng__fa_count(a->fa);
+}
+int64_t eng__agg_bytes(eng_agg *a) { return a->fa ? eng__fa_bytes(a->fa) : eng_htab_bytes(a->h); }
 
 eng_val eng__agg_row(eng_agg *a, int64_t i) {
+  if (a->fa) /* flushed by eng__agg_count */
+    return eng_pair(T(a)->scratch, eng__fa_key(a->fa, i), eng__fa_value(a->fa, i));
   eng_hent *e = eng_htab_at(a->h, i);
   if (a->key_whole) return e->key;
   eng_val c = a->kind == ENG_AGG_GROUP ? eng_seqv(ENG_V_LIST, e->lists->items, e->lists->n) : e->val;
   return eng_pair(T(a)->scratch, e->key, c);
 }
 
-void eng__agg_clear(eng_agg *a) { eng_htab_clear(a->h); }
+void eng__agg_clear(eng_agg *a) {
+  if (a->fa) eng__fa_clear(a->fa);
+  eng_htab_clear(a->h);
+}
 
 /* ---- output stream -------------------------------------------------------------- */
 

@@ -34,7 +34,8 @@ int eng__agg_split_row(eng_agg *a, eng_val row, eng_val *key, eng_val *v);
 /* Number of entries in memory and their approximate bytes. */
 int64_t eng__agg_count(eng_agg *a);
 int64_t eng__agg_bytes(eng_agg *a);
-/* The row of entry i: the key (distinct) or (key, combined value). */
+/* The row of entry i (after eng__agg_count, which finishes queued work):
+ * the key (distinct) or (key, combined value). */
 eng_val eng__agg_row(eng_agg *a, int64_t i);
 /* Empties the table (map side, after flushing its rows to the writer). */
 void eng__agg_clear(eng_agg *a);

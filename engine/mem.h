@@ -30,6 +30,9 @@ void *eng__xmalloc(size_t n);
 void *eng__xrealloc(void *p, size_t n);
 void *eng__xcalloc(size_t count, size_t size);
 
+/* eng_calloc for big tables probed at random: asks for huge pages. */
+void *eng__calloc_huge(size_t count, size_t size);
+
 /* Bytes currently allocated through this module, and allocations made. */
 ENG_API int64_t eng_mem_in_use(void);
 ENG_API int64_t eng_mem_allocs(void);

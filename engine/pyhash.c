@@ -11,6 +11,8 @@
  */
 #include "pyhash.h"
 
+#include <string.h>
+
 #include <math.h>
 #include <stddef.h>
 
@@ -194,9 +196,48 @@ static uint32_t utf8_next(const unsigned char *s, long len, long *i) {
  * 1, 2 or 4 little-endian bytes each, whichever is the narrowest that holds
  * them all, through SipHash-1-3. Empty is 0 (Py_HASH_CUTOFF is 0 in 3.11, so
  * every non-empty string goes through SipHash). */
+/* Is s[0, len) all ASCII? Eight bytes at a time. */
+static int all_ascii(const unsigned char *u, long len) {
+  long i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, u + i, 8);
+    if (w & 0x8080808080808080ull) return 0;
+  }
+  for (; i < len; i++)
+    if (u[i] & 0x80) return 0;
+  return 1;
+}
+
+/* SipHash-1-3 of ASCII bytes, a whole little-endian word per round: the
+ * same result as sip_byte on each byte, in a fraction of the time (word
+ * counts hash every word they see). */
+static uint64_t sip_ascii(const unsigned char *u, long len) {
+  sip13 st;
+  sip_init(&st);
+  long i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, u + i, 8);
+    st.v3 ^= w;
+    sip_round(&st);
+    st.v0 ^= w;
+  }
+  uint64_t tail = 0;
+  for (long k = 0; i + k < len; k++) tail |= (uint64_t)u[i + k] << (8 * k);
+  st.word = tail;
+  st.total = (uint64_t)len;
+  return sip_final(&st);
+}
+
 int64_t eng_pyhash_str(const char *s, long len) {
   if (len <= 0) return 0;
   const unsigned char *u = (const unsigned char *)s;
+  if (all_ascii(u, len)) {
+    uint64_t h = sip_ascii(u, len);
+    if (h == UINT64_MAX) h = UINT64_MAX - 1; /* -1 -> -2 */
+    return as_signed(h);
+  }
 
   uint32_t maxc = 0;
   for (long i = 0; i < len;) {

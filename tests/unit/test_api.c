@@ -566,6 +566,54 @@ static void api_reduce_by_key(void **state) {
   EXPECT_SORTED(chk(eng_reduce_by_key(many, ADD(), 2)), "[(0, 3334), (1, 3333), (2, 3333)]");
 }
 
+/* The typed table (fastagg.c) and its move to the generic one when a row
+ * does not fit: results and order as if only the generic one existed. */
+static void api_reduce_by_key_typed_table(void **state) {
+  (void)state;
+  /* A string key after long keys, mid-partition: insertion order kept. */
+  EXPECT(chk(eng_reduce_by_key(par("[(1, 1), (2, 2), ('a', 3), (2, 3), (-7, 1)]", 1), ADD(), 1)),
+         "[(1, 1), (2, 5), ('a', 3), (-7, 1)]");
+  /* A double value after long ones. */
+  EXPECT(chk(eng_reduce_by_key(par("[('a', 1), ('a', 2.5), ('b', 1)]", 1), ADD(), 1)),
+         "[('a', 3.5), ('b', 1)]");
+  EXPECT(chk(eng_reduce_by_key(par("[('a', 0.5), ('b', 1.0), ('a', 0.25)]", 1), ADD(), 1)),
+         "[('a', 0.75), ('b', 1.0)]");
+  /* Strings that share their first 8 bytes, and short ones. */
+  EXPECT(chk(eng_reduce_by_key(par("[('abcdefgh', 1), ('abcdefghi', 1), ('abcdefghj', 1), "
+                                   "('abcdefgh', 1), ('', 1), ('abcdefghj', 1), ('', 1), ('ab', 1), "
+                                   "('abcdefghijklmnopq', 1), ('abcdefghijklmnopr', 1), "
+                                   "('abcdefghijklmnopq', 1)]",
+                                   1),
+                               ADD(), 1)),
+         "[('abcdefgh', 2), ('abcdefghi', 1), ('abcdefghj', 2), ('', 2), ('ab', 1), "
+         "('abcdefghijklmnopq', 2), ('abcdefghijklmnopr', 1)]");
+  /* A fold whose zero is a double and whose values are longs. */
+  EXPECT(chk(eng_fold_by_key(par("[('a', 1), ('a', 2)]", 1), eng_double(0.5), ADD(), 1)),
+         "[('a', 3.5)]");
+  /* Many keys: the table grows many times. */
+  eng_ds *m = chk(eng_map(eng_range(S, 0, 200000, 1, 2),
+                          U1("val f(long x) { return kv(x % 50000, x); }", UDF_VAL, UDF_LONG)));
+  eng_ds *r = chk(eng_reduce_by_key(m, ADD(), 3));
+  int64_t n = 0;
+  assert_int_equal(eng_count(r, &n), 0);
+  assert_int_equal(n, 50000);
+  eng_ds *vals = chk(eng_values(r));
+  eng_val sum;
+  assert_int_equal(eng_sum(vals, &sum), 0);
+  assert_string_equal(th_repr(sum), "19999900000");
+  /* Keys longer than 16 bytes (kept apart) and longer than the queue's key
+   * buffer (applied at once): 7 keys of 100 bytes, 7 of 5000. */
+  eng_ds *lk = chk(eng_map(
+      eng_range(S, 0, 1000, 1, 1),
+      U1("val f(long x) { return kv(strf(x % 2 ? \"%0100ld\" : \"%05000ld\", x % 7), 1); }", UDF_VAL,
+         UDF_LONG)));
+  eng_ds *lr = chk(eng_reduce_by_key(lk, ADD(), 1));
+  assert_int_equal(eng_count(lr, &n), 0);
+  assert_int_equal(n, 14);
+  assert_int_equal(eng_sum(chk(eng_values(lr)), &sum), 0);
+  assert_string_equal(th_repr(sum), "1000");
+}
+
 static void api_fold_by_key(void **state) {
   (void)state;
   eng_ds *rdd = par("[('a', 1), ('b', 1), ('a', 1)]", 0);
@@ -1606,6 +1654,7 @@ int main(int argc, char **argv) {
       T(api_group_by),
       T(api_group_by_key),
       T(api_reduce_by_key),
+      T(api_reduce_by_key_typed_table),
       T(api_fold_by_key),
       T(api_aggregate_by_key),
       T(api_combine_by_key),

@@ -1,0 +1,303 @@
+/* fastagg.c -- the typed aggregation table (see fastagg.h).
+ *
+ * Layout: open addressing with linear probing over 32-byte slots that hold
+ * the whole entry, at most 70% full, so a lookup that hits touches one cache
+ * line (two slots share a line; the next probe is usually in it too):
+ *   [k0 (8)] [k1 (8)] [value (8)] [len (4)] [tag (4)]
+ *   long keys:   k0 = the key, len = 0
+ *   string keys: up to 16 bytes inline in k0..k1 (zero padded); longer ones
+ *                keep their first 8 bytes in k0 and their offset in the key
+ *                arena in k1, and compare the rest there
+ * tag is 32 bits of the hash with the low bit set (0 marks an empty slot).
+ * Insertion order lives in a separate array of slot numbers, rewritten when
+ * the table grows.
+ *
+ * The queue: a push hashes its key, prefetches the key's first slot and
+ * queues the row; every QLEN rows the queue is processed in order. Space
+ * for the queued rows (slots, key bytes) is reserved at push time, so
+ * processing never allocates and never fails.
+ */
+#include "fastagg.h"
+
+#include <string.h>
+
+#include "mem.h"
+
+#define QLEN 32
+#define QBYTES 4096 /* queued keys longer than 16 bytes */
+
+enum { K_NONE = 0, K_LONG = 1, K_STR = 2 };
+
+typedef struct slot {
+  uint64_t k0, k1;
+  uint64_t val; /* int64 or double bits */
+  uint32_t len;
+  uint32_t tag;
+} slot;
+
+typedef struct pending {
+  slot want;       /* the slot a new entry gets; want.val is the row's x */
+  uint64_t h;
+  const char *p;   /* keys longer than 16 bytes: their bytes (qbytes) */
+  int raw;
+} pending;
+
+struct eng_fastagg {
+  eng_fa_ll fl;
+  eng_fa_dd fd;
+  int has_zero;
+  uint64_t zero;    /* bits, of the kind of the values */
+  int kkind, vkind; /* K_*, ENG_V_LONG or ENG_V_DOUBLE; 0 while empty */
+  slot *slots;
+  int64_t nslots;   /* power of two */
+  uint32_t *order;  /* entry i (insertion order) is slots[order[i]] */
+  int64_t n, cap;   /* entries; at most cap (70% of nslots) */
+  char *kbytes;     /* keys longer than 16 bytes, each followed by a NUL */
+  int64_t kused, kcap;
+  int64_t kreserved; /* kbytes promised to queued keys */
+  pending q[QLEN];
+  int nq;
+  int qused;
+  char qbytes[QBYTES];
+};
+
+eng_fastagg *eng__fa_new(eng_fa_ll fl, eng_fa_dd fd, const eng_val *zero) {
+  eng_fastagg *fa = eng_calloc(1, sizeof *fa);
+  if (!fa) return NULL;
+  fa->fl = fl;
+  fa->fd = fd;
+  if (zero) {
+    fa->has_zero = 1;
+    fa->zero = zero->p;
+  }
+  return fa;
+}
+
+static void free_arrays(eng_fastagg *fa) {
+  eng_free(fa->slots);
+  eng_free(fa->order);
+  eng_free(fa->kbytes);
+}
+
+void eng__fa_free(eng_fastagg *fa) {
+  if (!fa) return;
+  free_arrays(fa);
+  eng_free(fa);
+}
+
+void eng__fa_clear(eng_fastagg *fa) {
+  free_arrays(fa);
+  fa->kkind = fa->vkind = 0;
+  fa->slots = NULL;
+  fa->order = NULL;
+  fa->kbytes = NULL;
+  fa->nslots = fa->n = fa->cap = fa->kused = fa->kcap = fa->kreserved = 0;
+  fa->nq = fa->qused = 0;
+}
+
+/* 64-bit multiply-mix hash of bytes; quality matters, Python compatibility
+ * does not (partitions are computed elsewhere). */
+static uint64_t hash_bytes(const char *p, long n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+  }
+  uint64_t t = 0;
+  if (i < n) memcpy(&t, p + i, (size_t)(n - i));
+  h = (h ^ t) * 0x94d049bb133111ebull;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 32;
+  return h;
+}
+
+static uint64_t hash_long(int64_t x) {
+  uint64_t h = (uint64_t)x * 0x9e3779b97f4a7c15ull;
+  h ^= h >> 32;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 29;
+  return h;
+}
+
+static uint32_t tag_of(uint64_t h) { return (uint32_t)(h >> 32) | 1u; }
+
+static const char *slot_bytes(const eng_fastagg *fa, const slot *s) {
+  return s->len <= 16 ? (const char *)&s->k0 : fa->kbytes + s->k1;
+}
+
+static uint64_t slot_hash(const eng_fastagg *fa, const slot *s) {
+  return fa->kkind == K_LONG ? hash_long((int64_t)s->k0) : hash_bytes(slot_bytes(fa, s), s->len);
+}
+
+static int grow(eng_fastagg *fa) {
+  int64_t ns = fa->nslots ? fa->nslots * 2 : 4096;
+  if (ns > ((int64_t)1 << 32)) return ENG_ENOMEM;
+  slot *t = eng__calloc_huge((size_t)ns, sizeof *t);
+  uint32_t *o = t ? eng_realloc(fa->order, (size_t)(ns * 7 / 10 + 1) * sizeof *o) : NULL;
+  if (!o) {
+    eng_free(t);
+    return ENG_ENOMEM;
+  }
+  fa->order = o;
+  for (int64_t e = 0; e < fa->n; e++) {
+    const slot *s = &fa->slots[o[e]];
+    uint64_t j = slot_hash(fa, s) & (uint64_t)(ns - 1);
+    while (t[j].tag) j = (j + 1) & (uint64_t)(ns - 1);
+    t[j] = *s;
+    o[e] = (uint32_t)j;
+  }
+  eng_free(fa->slots);
+  fa->slots = t;
+  fa->nslots = ns;
+  fa->cap = ns * 7 / 10;
+  return 0;
+}
+
+/* Room in kbytes for n more bytes (promised to a queued key). */
+static int reserve_key_bytes(eng_fastagg *fa, int64_t n) {
+  int64_t need = fa->kused + fa->kreserved + n;
+  if (need > fa->kcap) {
+    int64_t cap = fa->kcap ? fa->kcap * 2 : 65536;
+    while (cap < need) cap *= 2;
+    char *b = eng_realloc(fa->kbytes, (size_t)cap);
+    if (!b) return ENG_ENOMEM;
+    fa->kbytes = b;
+    fa->kcap = cap;
+  }
+  fa->kreserved += n;
+  return 0;
+}
+
+static void combine(eng_fastagg *fa, slot *s, uint64_t x, int is_new, int raw) {
+  if (is_new && !(raw && fa->has_zero)) {
+    s->val = x;
+    return;
+  }
+  uint64_t a = is_new ? fa->zero : s->val;
+  if (fa->vkind == ENG_V_LONG) {
+    s->val = (uint64_t)fa->fl((int64_t)a, (int64_t)x);
+  } else {
+    double da, dx, r;
+    memcpy(&da, &a, 8);
+    memcpy(&dx, &x, 8);
+    r = fa->fd(da, dx);
+    memcpy(&s->val, &r, 8);
+  }
+}
+
+/* Finds or adds the pending row's entry and combines its value in. */
+static void apply(eng_fastagg *fa, const pending *r) {
+  uint64_t mask = (uint64_t)fa->nslots - 1;
+  const slot *w = &r->want;
+  uint64_t j = r->h & mask;
+  for (;;) {
+    slot *s = &fa->slots[j];
+    if (!s->tag) break;
+    if (s->tag == w->tag && s->k0 == w->k0 && s->len == w->len &&
+        (w->len <= 16 ? s->k1 == w->k1 : memcmp(fa->kbytes + s->k1 + 8, r->p + 8, w->len - 8) == 0)) {
+      combine(fa, s, w->val, 0, r->raw);
+      return;
+    }
+    j = (j + 1) & mask;
+  }
+  slot *s = &fa->slots[j];
+  *s = *w;
+  if (w->len > 16) {
+    memcpy(fa->kbytes + fa->kused, r->p, w->len);
+    fa->kbytes[fa->kused + w->len] = 0;
+    s->k1 = (uint64_t)fa->kused;
+    fa->kused += w->len + 1;
+    fa->kreserved -= w->len + 1;
+  }
+  fa->order[fa->n++] = (uint32_t)j;
+  combine(fa, s, w->val, 1, r->raw);
+}
+
+void eng__fa_flush(eng_fastagg *fa) {
+  /* The queue is emptied before the calls: a combining function that raises
+   * unwinds out of here, and the table must not replay its rows. */
+  int nq = fa->nq;
+  fa->nq = 0;
+  for (int i = 0; i < nq; i++) apply(fa, &fa->q[i]);
+  fa->qused = 0;
+}
+
+int eng__fa_push(eng_fastagg *fa, eng_val key, eng_val x, int raw) {
+  int kk = ENG_VKIND(key) == ENG_V_LONG ? K_LONG : ENG_VKIND(key) == ENG_V_STR ? K_STR : K_NONE;
+  int vk = ENG_VKIND(x);
+  if (!kk || !((vk == ENG_V_LONG && fa->fl) || (vk == ENG_V_DOUBLE && fa->fd))) return 0;
+  if (!fa->kkind) {
+    fa->kkind = kk;
+    fa->vkind = vk;
+  } else if (fa->kkind != kk || fa->vkind != vk) {
+    return 0;
+  }
+  if (fa->n + fa->nq + 1 > fa->cap) {
+    eng__fa_flush(fa); /* grow() rehashes entries, not queued rows */
+    if (grow(fa) < 0) return ENG_ENOMEM;
+  }
+  pending *r = &fa->q[fa->nq];
+  memset(&r->want, 0, sizeof r->want);
+  r->want.val = x.p;
+  r->raw = raw;
+  r->p = NULL;
+  if (kk == K_LONG) {
+    r->want.k0 = key.p;
+    r->h = hash_long((int64_t)key.p);
+  } else {
+    const char *p = (const char *)(uintptr_t)key.p;
+    long n = ENG_VLEN(key);
+    if (n >= (long)UINT32_MAX) return 0;
+    r->h = hash_bytes(p, n);
+    r->want.len = (uint32_t)n;
+    memcpy(&r->want.k0, p, (size_t)(n < 8 ? n : 8));
+    if (n > 8 && n <= 16) memcpy(&r->want.k1, p + 8, (size_t)(n - 8));
+    if (n > 16) {
+      if (reserve_key_bytes(fa, n + 1) < 0) return ENG_ENOMEM;
+      if (n > QBYTES) {
+        /* Too long to queue: apply it now, after the queue, in order. */
+        pending one = *r;
+        one.want.tag = tag_of(one.h);
+        one.p = p;
+        eng__fa_flush(fa);
+        apply(fa, &one);
+        return 1;
+      }
+      if (fa->qused + n > QBYTES) {
+        pending keep = *r;
+        eng__fa_flush(fa);
+        fa->q[0] = keep;
+        r = &fa->q[0];
+      }
+      memcpy(fa->qbytes + fa->qused, p, (size_t)n);
+      r->p = fa->qbytes + fa->qused;
+      fa->qused += (int)n;
+    }
+  }
+  r->want.tag = tag_of(r->h);
+  __builtin_prefetch(&fa->slots[r->h & (uint64_t)(fa->nslots - 1)]);
+  if (++fa->nq == QLEN) eng__fa_flush(fa);
+  return 1;
+}
+
+int64_t eng__fa_count(const eng_fastagg *fa) { return fa->n; }
+
+int64_t eng__fa_bytes(const eng_fastagg *fa) {
+  return fa->nslots * (int64_t)sizeof(slot) + fa->cap * 4 + fa->kcap;
+}
+
+eng_val eng__fa_key(const eng_fastagg *fa, int64_t i) {
+  const slot *s = &fa->slots[fa->order[i]];
+  if (fa->kkind == K_LONG) return eng_long((int64_t)s->k0);
+  return eng_strv(slot_bytes(fa, s), (long)s->len);
+}
+
+eng_val eng__fa_value(const eng_fastagg *fa, int64_t i) {
+  const slot *s = &fa->slots[fa->order[i]];
+  eng_val v = {(uint64_t)fa->vkind, s->val};
+  return v;
+}
