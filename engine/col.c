@@ -867,6 +867,19 @@ eng_batch *eng_colb_finish(eng_colb *cb, eng_err *err) {
 /* Derived batches                                                          */
 /* ------------------------------------------------------------------------ */
 
+int64_t eng_sel_count(const uint8_t *sel, int64_t n) {
+  const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, ones = 0x0101010101010101ull;
+  int64_t k = 0, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, sel + i, 8);
+    uint64_t nz = (((w & lo7) + lo7) | w) >> 7 & ones; /* 1 per nonzero byte */
+    k += (int64_t)((nz * ones) >> 56);
+  }
+  for (; i < n; i++) k += sel[i] != 0;
+  return k;
+}
+
 eng_batch *eng_batch_select(const eng_batch *in, const uint8_t *sel, int64_t nsel, eng_err *err) {
   const eng_col *c = in->root;
   if ((c->type == ENG_T_LONG || c->type == ENG_T_DOUBLE) && !c->valid) {

@@ -133,6 +133,8 @@ ENG_API size_t eng_colb_bytes(const eng_colb *cb);
 ENG_API eng_batch *eng_colb_finish(eng_colb *cb, eng_err *err);
 
 /* A batch holding the rows of `in` whose sel[i] is non-zero (a filter). */
+/* The number of nonzero bytes in sel[0..n), 8 at a time. */
+int64_t eng_sel_count(const uint8_t *sel, int64_t n);
 ENG_API eng_batch *eng_batch_select(const eng_batch *in, const uint8_t *sel, int64_t nsel,
                                     eng_err *err);
 /* A batch of rows [from, from+n) of `in`. */

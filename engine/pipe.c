@@ -308,7 +308,7 @@ static int push_batch(eng_chain *c, int i, eng_batch *b, const uint8_t *sel) {
   eng_batch *in = b;
   if (sel) {
     int64_t k = 0;
-    for (int64_t r = 0; r < b->n; r++) k += sel[r] != 0;
+    k += eng_sel_count(sel, b->n);
     in = eng_batch_select(b, sel, k, &t->err);
     if (!in) return t->err.code;
   }
@@ -397,7 +397,7 @@ static int store_batch(eng_chain *c, step *s, eng_batch *b, const uint8_t *sel) 
   eng_batch *keep;
   if (sel) {
     int64_t k = 0;
-    for (int64_t r = 0; r < b->n; r++) k += sel[r] != 0;
+    k += eng_sel_count(sel, b->n);
     keep = eng_batch_select(b, sel, k, &T(c)->err);
     if (!keep) return T(c)->err.code;
   } else {
@@ -707,7 +707,7 @@ static int collector_batch(eng_sink *k, eng_batch *b, const uint8_t *sel) {
   }
   if (sel) {
     int64_t n = 0;
-    for (int64_t r = 0; r < b->n; r++) n += sel[r] != 0;
+    n += eng_sel_count(sel, b->n);
     ENG_TRY(collector_flush(c));
     eng_batch *s = eng_batch_select(b, sel, n, &c->t->err);
     if (!s) return c->t->err.code;

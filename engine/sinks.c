@@ -357,7 +357,7 @@ static int sink_batch(eng_sink *k, eng_batch *b, const uint8_t *sel) {
       s->n += b->n;
     } else {
       int64_t n = 0;
-      for (int64_t i = 0; i < b->n; i++) n += sel[i] != 0;
+      n += eng_sel_count(sel, b->n);
       s->n += n;
     }
     return 0;

@@ -55,6 +55,66 @@ static const char *conv_out(udf_type t) {
 }
 
 static int is_intish(udf_type t) { return t == UDF_LONG || t == UDF_INT; }
+
+static int ident_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static const char *skip_ws(const char *p) {
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  return p;
+}
+
+/* For a one-parameter function whose whole body is "return EXPR;", finds
+ * the parameter's name and EXPR in its source, so the typed kernels can
+ * evaluate EXPR in their loop instead of calling the function per row (tcc
+ * does not inline; the call and its stack frame were most of a filter's
+ * time). Conservative: anything unusual (comments, preprocessor lines,
+ * several statements) returns 0 and the kernels call the function. */
+static int inline_body(const udf_def *d, char *pname, size_t pcap, const char **expr, size_t *elen) {
+  const char *src = d->source, *p = src;
+  size_t el = strlen(d->entry);
+  for (;;) {
+    p = strstr(p, d->entry);
+    if (!p) return 0;
+    if ((p == src || !ident_char(p[-1])) && !ident_char(p[el]) && *skip_ws(p + el) == '(') break;
+    p += el;
+  }
+  p = skip_ws(p + el) + 1;
+  const char *close = strchr(p, ')');
+  if (!close || memchr(p, ',', (size_t)(close - p)) || memchr(p, '(', (size_t)(close - p))) return 0;
+  const char *ne = close;
+  while (ne > p && !ident_char(ne[-1])) ne--;
+  const char *nb = ne;
+  while (nb > p && ident_char(nb[-1])) nb--;
+  if (nb == ne || (size_t)(ne - nb) >= pcap) return 0;
+  memcpy(pname, nb, (size_t)(ne - nb));
+  pname[ne - nb] = 0;
+  p = skip_ws(close + 1);
+  if (*p != '{') return 0;
+  p = skip_ws(p + 1);
+  if (strncmp(p, "return", 6) != 0 || ident_char(p[6])) return 0;
+  const char *e = p + 6, *q = e;
+  int depth = 0;
+  for (; *q && !(depth == 0 && *q == ';'); q++) {
+    if (*q == '(' || *q == '[' || *q == '{') depth++;
+    else if (*q == ')' || *q == ']' || *q == '}') depth--;
+    else if (*q == '#' || (*q == '/' && (q[1] == '/' || q[1] == '*'))) return 0;
+    else if (*q == '"' || *q == '\'') {
+      char quote = *q;
+      for (q++; *q && *q != quote; q++)
+        if (*q == '\\' && q[1]) q++;
+      if (!*q) return 0;
+    }
+    if (depth < 0) return 0;
+  }
+  if (*q != ';') return 0;
+  const char *after = skip_ws(q + 1);
+  if (*after != '}' || *skip_ws(after + 1) != 0) return 0;
+  *expr = e;
+  *elen = (size_t)(q - e);
+  return 1;
+}
 static int is_truthish(udf_type t) { return t == UDF_LONG || t == UDF_INT || t == UDF_BOOL; }
 
 void udf__gen_source(eng_buf *b, const udf_def *d) {
@@ -104,29 +164,45 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
   else
     eng_buf_puts(b, "));\n}\n");
 
-  /* Typed kernels over one numeric parameter. */
+  /* Typed kernels over one numeric parameter. Each row's result is
+   * either a call, f((int)x), or, for a body that is one return, that
+   * expression with the parameter declared in the loop and the result
+   * converted to the function's type, exactly as the call would. Names in
+   * the loop are reserved, so the expression sees its captures. */
   if (d->nparams == 1) {
     udf_type p = d->params[0];
     const char *in = is_intish(p) ? "long" : p == UDF_DOUBLE ? "double" : NULL;
-    const char *cast = p == UDF_INT ? "(int)" : "";
     if (in) {
       char sfx = in[0];
+      char pname[128];
+      const char *expr = NULL;
+      size_t elen = 0;
+      eng_buf row;
+      eng_buf_init(&row);
+      if (d->source && inline_body(d, pname, sizeof pname, &expr, &elen))
+        eng_buf_printf(&row, "({ %s %s = (%s)__ember_in[__ember_i]; (%s)(%.*s); })", ctype(p), pname,
+                       ctype(p), ctype(d->ret), (int)elen, expr);
+      else
+        eng_buf_printf(&row, "%s((%s)__ember_in[__ember_i])", f, ctype(p));
       if (is_intish(d->ret) || d->ret == UDF_DOUBLE) {
         const char *out = is_intish(d->ret) ? "long" : "double";
         eng_buf_printf(b,
-                       "void __ember_map_%c%c(const %s *in, %s *out, long n) {\n"
-                       "  for (long i = 0; i < n; i++) out[i] = %s(%sin[i]);\n}\n",
-                       sfx, out[0], in, out, f, cast);
+                       "void __ember_map_%c%c(const %s *__ember_in, %s *__ember_out, long __ember_n) {\n"
+                       "  for (long __ember_i = 0; __ember_i < __ember_n; __ember_i++)\n"
+                       "    __ember_out[__ember_i] = %s;\n}\n",
+                       sfx, out[0], in, out, eng_buf_cstr(&row));
       }
       if (is_truthish(d->ret) || d->ret == UDF_DOUBLE) {
         eng_buf_printf(b,
-                       "long __ember_filter_%c(const %s *in, long n, unsigned char *sel) {\n"
-                       "  long c = 0;\n"
-                       "  for (long i = 0; i < n; i++) {\n"
-                       "    unsigned char t = %s(%sin[i]) != 0;\n"
-                       "    sel[i] = t;\n    c += t;\n  }\n  return c;\n}\n",
-                       sfx, in, f, cast);
+                       "long __ember_filter_%c(const %s *__ember_in, long __ember_n, unsigned char *__ember_sel) {\n"
+                       "  long __ember_c = 0;\n"
+                       "  for (long __ember_i = 0; __ember_i < __ember_n; __ember_i++) {\n"
+                       "    unsigned char __ember_t = %s != 0;\n"
+                       "    __ember_sel[__ember_i] = __ember_t;\n    __ember_c += __ember_t;\n  }\n"
+                       "  return __ember_c;\n}\n",
+                       sfx, in, eng_buf_cstr(&row));
       }
+      eng_buf_free(&row);
     }
   }
 }

@@ -469,6 +469,69 @@ static void udf_typed_kernels_match_signature(void **state) {
   FIX_END();
 }
 
+/* The typed kernels evaluate a one-return body inline (udf_gen.c); they
+ * must agree with calling the function through its generic entry, which
+ * converts the result to the declared type: truncation, int parameters,
+ * captures named like the kernel's own variables, and bodies that cannot
+ * be inlined (comments, several statements, a ternary with strings). */
+static void udf_inlined_kernels_agree_with_calls(void **state) {
+  (void)state;
+  FIX_BEGIN();
+  const char *cn[] = {"n", "i", "c", "in"};
+  const udf_type ct[] = {UDF_LONG, UDF_LONG, UDF_LONG, UDF_LONG};
+  struct {
+    const char *src;
+    udf_type ret, p;
+  } cases[] = {
+      {"long f(long x) { return x * 0.5; }", UDF_LONG, UDF_LONG},
+      {"bool f(long x) { return x * 0.5; }", UDF_BOOL, UDF_LONG},
+      {"int f(int x) { return x + n; }", UDF_INT, UDF_INT},
+      {"long f(long x) { return x % 7 == 0 && x > i; }", UDF_LONG, UDF_LONG},
+      {"long f(long x) {\n  return (x + c) * in\n    - 1;\n}", UDF_LONG, UDF_LONG},
+      {"long f(long x) { /* a comment */ return x - n; }", UDF_LONG, UDF_LONG},
+      {"long f(long x) { long y = x * 2; return y + 1; }", UDF_LONG, UDF_LONG},
+      {"long f(long x) { return strlen(x > 0 ? \"a;}\" : \"bc\"); }", UDF_LONG, UDF_LONG},
+      {"double f(double x) { return x / 3; }", UDF_DOUBLE, UDF_DOUBLE},
+      {"long f(double x) { return x * 2.5; }", UDF_LONG, UDF_DOUBLE},
+      {"bool f(double x) { return x > 1.5 ? 0.25 : 0; }", UDF_BOOL, UDF_DOUBLE},
+  };
+  eng_val caps[4] = {eng_long(3), eng_long(-4), eng_long(5), eng_long(7)};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    udf_type pt[1] = {cases[k].p};
+    udf_fn *f = mk_caps(cases[k].src, cases[k].ret, 1, pt, 4, cn, ct);
+    udf_set_caps(f, f, caps);
+    int64_t in[64], outl[64];
+    double ind[64], outd[64];
+    uint8_t sel[64];
+    for (int r = 0; r < 64; r++) {
+      in[r] = (r - 32) * 3;
+      ind[r] = (r - 32) / 8.0;
+    }
+    int dbl = cases[k].p == UDF_DOUBLE;
+    for (int r = 0; r < 64; r++) {
+      eng_val arg = dbl ? eng_double(ind[r]) : eng_long(in[r]), want;
+      assert_int_equal(run(f, &arg, &want, NULL), 0);
+      if (dbl ? (void *)f->filter_d : (void *)f->filter_l) {
+        if (dbl) f->filter_d(ind, 64, sel);
+        else f->filter_l(in, 64, sel);
+        double w = ENG_VKIND(want) == ENG_V_DOUBLE ? eng_v_double(want) : (double)eng_v_long(want);
+        if (sel[r] != (w != 0)) fail_msg("%s: filter row %d", cases[k].src, r);
+      }
+      if (f->map_ll || f->map_dl) {
+        if (dbl) f->map_dl(ind, outl, 64);
+        else f->map_ll(in, outl, 64);
+        if (outl[r] != eng_v_long(want)) fail_msg("%s: map row %d: %ld", cases[k].src, r, (long)outl[r]);
+      }
+      if (f->map_ld || f->map_dd) {
+        if (dbl) f->map_dd(ind, outd, 64);
+        else f->map_ld(in, outd, 64);
+        if (outd[r] != eng_v_double(want)) fail_msg("%s: map row %d", cases[k].src, r);
+      }
+    }
+  }
+  FIX_END();
+}
+
 /* Captures of every type become globals set by setcaps; udf_set_caps
  * skips the call when the owner's captures are already current. One
  * capture is called `c`, which once shadowed setcaps' own parameter. */
@@ -1294,6 +1357,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(udf_call_every_type),
     cmocka_unit_test(udf_call_argument_type_errors),
     cmocka_unit_test(udf_typed_kernels_match_signature),
+    cmocka_unit_test(udf_inlined_kernels_agree_with_calls),
     cmocka_unit_test(udf_captures_each_type),
     cmocka_unit_test(udf_cache_compiles_once),
     cmocka_unit_test(udf_cache_concurrent_gets_agree),
