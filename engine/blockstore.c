@@ -47,6 +47,7 @@ typedef struct blk {
   int64_t file_end;
   int64_t mem, disk;
   uint64_t lru;
+  uint64_t serial; /* unique in the store */
   int pinned;
   struct blk *next;
 } blk;
@@ -132,6 +133,7 @@ static blk *new_blk(eng_blockstore *bs, const char *id, int kind, int nseq) {
   b->fd = -1;
   b->in_mem = 1;
   b->lru = ++bs->clock;
+  b->serial = b->lru;
   return b;
 }
 
@@ -197,7 +199,9 @@ int64_t eng_bs_budget(eng_blockstore *bs) { return bs->budget; }
 static int open_file(eng_blockstore *bs, blk *b, eng_err *err) {
   if (b->fd >= 0) return 0;
   char path[4096];
-  snprintf(path, sizeof path, "%s/blk-%s", bs->dir, b->id);
+  /* Unique per block object: a block replacing one of the same id (a
+   * recomputed partition) must not truncate, then unlink, its file. */
+  snprintf(path, sizeof path, "%s/blk-%s-%llu", bs->dir, b->id, (unsigned long long)b->serial);
   b->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (b->fd < 0)
     return eng_err_set(err, ENG_EIO, "IOError: cannot create spill file %s: %s", path,
@@ -359,63 +363,138 @@ static void make_room_locked(eng_blockstore *bs, int64_t bytes) {
 /* RDD blocks                                                               */
 /* ------------------------------------------------------------------------ */
 
-int eng_bs_put_rdd(eng_blockstore *bs, int ds, int part, eng_batch **batches, int n, int level,
-                   int64_t *out_mem, int64_t *out_disk, eng_err *err) {
+struct eng_rdd_out {
+  eng_blockstore *bs;
+  blk *b;
+  int64_t limit;
+  int dropped; /* MEMORY_ONLY and too big: not cached */
+};
+
+eng_rdd_out *eng_bs_rdd_begin(eng_blockstore *bs, int ds, int part, int level, int64_t limit,
+                              eng_err *err) {
   char id[64];
   snprintf(id, sizeof id, "rdd_%d_%d", ds, part);
+  eng_rdd_out *o = eng_calloc(1, sizeof *o);
   pthread_mutex_lock(&bs->lock);
-  blk *b = new_blk(bs, id, BLK_RDD, 1);
+  blk *b = o ? new_blk(bs, id, BLK_RDD, 1) : NULL;
+  pthread_mutex_unlock(&bs->lock);
   if (!b) {
-    pthread_mutex_unlock(&bs->lock);
-    for (int i = 0; i < n; i++) eng_batch_unref(batches[i]);
-    return eng_err_set(err, ENG_ENOMEM, "MemoryError: block");
+    eng_free(o);
+    eng_err_set(err, ENG_ENOMEM, "MemoryError: block");
+    return NULL;
   }
   b->level = level;
+  o->bs = bs;
+  o->b = b;
+  o->limit = limit;
+  return o;
+}
+
+int eng_bs_rdd_append(eng_rdd_out *o, eng_batch *batch, eng_err *err) {
+  eng_blockstore *bs = o->bs;
+  blk *b = o->b;
   seq *s = &b->seqs[0];
-  s->b = eng_malloc((size_t)(n > 0 ? n : 1) * sizeof *s->b);
-  if (!s->b) {
-    free_blk(bs, b);
-    pthread_mutex_unlock(&bs->lock);
-    for (int i = 0; i < n; i++) eng_batch_unref(batches[i]);
-    return eng_err_set(err, ENG_ENOMEM, "MemoryError: block");
+  if (o->dropped) {
+    eng_batch_unref(batch);
+    return 0;
   }
-  int64_t bytes = 0;
-  for (int i = 0; i < n; i++) {
-    s->b[i] = batches[i];
-    bytes += (int64_t)batches[i]->len;
-  }
-  s->nb = s->capb = n;
-  b->mem = bytes;
-  bs->mem += bytes;
+  pthread_mutex_lock(&bs->lock);
   int rc = 0;
-  if (level == ENG_DISK_ONLY) {
-    rc = spill_blk(bs, b, err);
+  if (!b->in_mem) {
+    /* Already on disk (too big for memory): straight there. */
+    rc = spill_bytes(bs, b, s, batch->buf, batch->len, err);
+    eng_batch_unref(batch);
   } else {
+    if (s->nb == s->capb) {
+      int cap = s->capb ? s->capb * 2 : 16;
+      eng_batch **v = eng_realloc(s->b, (size_t)cap * sizeof *v);
+      if (!v) {
+        pthread_mutex_unlock(&bs->lock);
+        eng_batch_unref(batch);
+        return eng_err_set(err, ENG_ENOMEM, "MemoryError: block");
+      }
+      s->b = v;
+      s->capb = cap;
+    }
+    s->b[s->nb++] = batch;
+    b->mem += (int64_t)batch->len;
+    bs->mem += (int64_t)batch->len;
+    /* Spark's unrolling: a partition that outgrows the limit, or memory,
+     * while being built is not kept in memory: MEMORY_ONLY gives up on
+     * caching it (it is recomputed when needed), the others go on to disk. */
+    if (b->level == ENG_DISK_ONLY || b->mem > o->limit || eng_mem_in_use() > bs->budget) {
+      if (b->level == ENG_DISK_ONLY || b->mem > o->limit) {
+        if (b->level == ENG_MEMORY_ONLY) {
+          free_mem_form(bs, b);
+          o->dropped = 1;
+        } else {
+          rc = spill_blk(bs, b, err);
+        }
+      } else {
+        b->pinned = 1;
+        make_room_locked(bs, 0);
+        b->pinned = 0;
+      }
+    }
+  }
+  pthread_mutex_unlock(&bs->lock);
+  return rc;
+}
+
+void eng_bs_rdd_abort(eng_rdd_out *o) {
+  if (!o) return;
+  pthread_mutex_lock(&o->bs->lock);
+  free_blk(o->bs, o->b);
+  pthread_mutex_unlock(&o->bs->lock);
+  eng_free(o);
+}
+
+int eng_bs_rdd_commit(eng_rdd_out *o, int64_t *out_mem, int64_t *out_disk, eng_err *err) {
+  eng_blockstore *bs = o->bs;
+  blk *b = o->b;
+  if (out_mem) *out_mem = 0;
+  if (out_disk) *out_disk = 0;
+  if (o->dropped) {
+    eng_bs_rdd_abort(o);
+    return 0;
+  }
+  pthread_mutex_lock(&bs->lock);
+  int rc = 0;
+  if (b->in_mem) {
     /* The batches are already counted in use; evict others if over. */
     b->pinned = 1;
     make_room_locked(bs, 0);
     b->pinned = 0;
-    if (eng_mem_in_use() > bs->budget && level == ENG_MEMORY_AND_DISK) rc = spill_blk(bs, b, err);
+    if (eng_mem_in_use() > bs->budget && b->level == ENG_MEMORY_AND_DISK) rc = spill_blk(bs, b, err);
   }
-  if (rc < 0) {
+  if (rc < 0 || (b->level == ENG_MEMORY_ONLY && eng_mem_in_use() > bs->budget)) {
+    /* An error, or it does not fit even alone: drop it, as Spark does; the
+     * partition will be recomputed when needed. */
     free_blk(bs, b);
     pthread_mutex_unlock(&bs->lock);
+    eng_free(o);
     return rc;
-  }
-  if (level == ENG_MEMORY_ONLY && eng_mem_in_use() > bs->budget) {
-    /* It does not fit even alone: drop it, as Spark does; the partition
-     * will be recomputed when needed. */
-    if (out_mem) *out_mem = 0;
-    if (out_disk) *out_disk = 0;
-    free_blk(bs, b);
-    pthread_mutex_unlock(&bs->lock);
-    return 0;
   }
   if (out_mem) *out_mem = b->mem;
   if (out_disk) *out_disk = b->disk;
   insert(bs, b);
   pthread_mutex_unlock(&bs->lock);
+  eng_free(o);
   return 1;
+}
+
+int eng_bs_put_rdd(eng_blockstore *bs, int ds, int part, eng_batch **batches, int n, int level,
+                   int64_t *out_mem, int64_t *out_disk, eng_err *err) {
+  eng_rdd_out *o = eng_bs_rdd_begin(bs, ds, part, level, INT64_MAX, err);
+  int i = 0, rc = 0;
+  for (; o && i < n && rc == 0; i++) rc = eng_bs_rdd_append(o, batches[i], err);
+  for (; i < n; i++) eng_batch_unref(batches[i]);
+  if (!o) return err->code;
+  if (rc < 0) {
+    eng_bs_rdd_abort(o);
+    return rc;
+  }
+  return eng_bs_rdd_commit(o, out_mem, out_disk, err);
 }
 
 /* Reads the batches of an on-disk sequence into new batches. */
@@ -467,7 +546,7 @@ oom:
   return eng_err_set(err, ENG_ENOMEM, "MemoryError: block read");
 }
 
-int eng_bs_get_rdd(eng_blockstore *bs, int ds, int part, eng_batch ***out, int *out_n,
+static int get_rdd(eng_blockstore *bs, int ds, int part, int load, eng_batch ***out, int *out_n,
                    eng_err *err) {
   char id[64];
   snprintf(id, sizeof id, "rdd_%d_%d", ds, part);
@@ -492,11 +571,23 @@ int eng_bs_get_rdd(eng_blockstore *bs, int ds, int part, eng_batch ***out, int *
       *out = v;
       *out_n = s->nb;
     }
-  } else {
+  } else if (load) {
     rc = load_seq(b, &b->seqs[0], out, out_n, err);
+  } else {
+    rc = 1;
   }
   pthread_mutex_unlock(&bs->lock);
   return rc;
+}
+
+int eng_bs_get_rdd(eng_blockstore *bs, int ds, int part, eng_batch ***out, int *out_n,
+                   eng_err *err) {
+  return get_rdd(bs, ds, part, 1, out, out_n, err);
+}
+
+int eng_bs_get_rdd_mem(eng_blockstore *bs, int ds, int part, eng_batch ***out, int *out_n,
+                       eng_err *err) {
+  return get_rdd(bs, ds, part, 0, out, out_n, err);
 }
 
 int eng_bs_has_rdd(eng_blockstore *bs, int ds, int part) {

@@ -40,10 +40,26 @@ int64_t eng_bs_budget(eng_blockstore *bs);
  * DISK_ONLY writes at once. *out_mem / *out_disk get where it went. */
 int eng_bs_put_rdd(eng_blockstore *bs, int ds, int part, eng_batch **batches, int n, int level,
                    int64_t *out_mem, int64_t *out_disk, eng_err *err);
+/* The same, a batch at a time, as a task computes the partition: past
+ * `limit` bytes (the task's share of memory) or when memory runs short, a
+ * MEMORY_ONLY partition is given up on and the others continue on disk, so
+ * caching a partition bigger than memory does not exhaust it. append takes
+ * the batch reference; commit returns 1 (stored; sizes set) or 0 (not
+ * cached) and frees the handle, as abort does. */
+typedef struct eng_rdd_out eng_rdd_out;
+eng_rdd_out *eng_bs_rdd_begin(eng_blockstore *bs, int ds, int part, int level, int64_t limit,
+                              eng_err *err);
+int eng_bs_rdd_append(eng_rdd_out *o, eng_batch *b, eng_err *err);
+int eng_bs_rdd_commit(eng_rdd_out *o, int64_t *out_mem, int64_t *out_disk, eng_err *err);
+void eng_bs_rdd_abort(eng_rdd_out *o);
 /* The batches of a cached partition (new references, *out eng_malloc'd);
  * loads from disk if spilled. ENG_EFETCH if absent. */
 int eng_bs_get_rdd(eng_blockstore *bs, int ds, int part, eng_batch ***out, int *out_n,
                    eng_err *err);
+/* The same for a partition in memory; 1 (nothing loaded) when it is on
+ * disk, to be streamed with eng_bs_read instead. */
+int eng_bs_get_rdd_mem(eng_blockstore *bs, int ds, int part, eng_batch ***out, int *out_n,
+                       eng_err *err);
 int eng_bs_has_rdd(eng_blockstore *bs, int ds, int part);
 
 /* A shuffle map output under construction, per reduce partition. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../udf/udf_guard.h"
 #include "err.h"
@@ -206,12 +207,20 @@ static eng_stream *block_source(eng_task *t, json_t *node, eng_err *err) {
    * reported, so the driver stops counting it as cached. */
   t->ff_ds = ds;
   t->ff_part = part;
-  if (!ep || !ep[0] || strcmp(ep, t->ex->block_ep) == 0) {
+  int local = !ep || !ep[0] || strcmp(ep, t->ex->block_ep) == 0;
+  if (local) {
+    /* In memory: the batches themselves. On disk: streamed a chunk at a
+     * time like a remote block, so a partition bigger than memory is not
+     * loaded whole. */
     eng_batch **bs;
     int n;
-    if (eng_bs_get_rdd(t->ex->bs, ds, part, &bs, &n, err) < 0) return NULL;
-    t->ff_ds = -1;
-    return eng__src_batches(t, bs, n);
+    int rc = eng_bs_get_rdd_mem(t->ex->bs, ds, part, &bs, &n, err);
+    if (rc < 0) return NULL;
+    if (rc == 0) {
+      t->ff_ds = -1;
+      return eng__src_batches(t, bs, n);
+    }
+    ep = NULL;
   }
   char id[64];
   snprintf(id, sizeof id, "rdd_%d_%d", ds, part);
@@ -383,6 +392,8 @@ static int register_shipped(eng_exec *ex, eng_task *t, eng_err *err) {
   json_t *udfs = json_object_get(t->desc, "udfs");
   size_t i;
   json_t *j;
+  double ms0 = 0, ms1 = 0;
+  udf_cache_stats(ex->udfs, NULL, &ms0);
   json_array_foreach(udfs, i, j) {
     udf_def *d = udf_def_from_json(j, err);
     if (!d) return err->code;
@@ -390,6 +401,8 @@ static int register_shipped(eng_exec *ex, eng_task *t, eng_err *err) {
     udf_def_free(d);
     if (!fn) return err->code;
   }
+  udf_cache_stats(ex->udfs, NULL, &ms1);
+  t->compile_ms = ms1 - ms0;
   json_t *bcasts = json_object_get(t->desc, "bcasts");
   json_array_foreach(bcasts, i, j) {
     long id = (long)json_integer_value(json_object_get(j, "id"));
@@ -440,7 +453,13 @@ static void free_frame_batch(void *data, void *hint) {
   eng_batch_unref(hint);
 }
 
-static void send_done(eng_exec *ex, eng_task *t, int rc, void *out) {
+static double task_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void send_done(eng_exec *ex, eng_task *t, int rc, double run_ms, void *out) {
   json_t *h = json_pack("{s:s, s:I, s:b}", "t", "done", "tid", (json_int_t)t->tid, "ok", rc == 0);
   int nfr = 0, cap = t->nout + 4;
   eng_frame *fr = eng_calloc((size_t)cap, sizeof *fr);
@@ -491,9 +510,10 @@ static void send_done(eng_exec *ex, eng_task *t, int rc, void *out) {
   }
   json_object_set_new(h, "stored", st);
   json_object_set_new(h, "metrics",
-                      json_pack("{s:I, s:I, s:I, s:I}", "rows_in", (json_int_t)t->rows_in,
+                      json_pack("{s:I, s:I, s:I, s:I, s:f, s:f}", "rows_in", (json_int_t)t->rows_in,
                                 "shuffle_read", (json_int_t)t->shuffle_read, "shuffle_written",
-                                (json_int_t)t->shuffle_written, "spilled", (json_int_t)t->spilled));
+                                (json_int_t)t->shuffle_written, "spilled", (json_int_t)t->spilled,
+                                "run_ms", run_ms, "compile_ms", t->compile_ms));
   eng_msg_send(out, NULL, 0, h, fr, fr ? nfr : 0, 0, NULL);
   json_decref(h);
   eng_free(fr);
@@ -520,6 +540,7 @@ static void guard_error(eng_task *t, udf_guard *g) {
 }
 
 void eng__exec_run_task(eng_exec *ex, eng_msg *m, void *out) {
+  double t0 = task_now_ms();
   eng_task *t = eng_calloc(1, sizeof *t);
   running *r = eng_calloc(1, sizeof *r);
   if (!t || !r) {
@@ -592,7 +613,7 @@ void eng__exec_run_task(eng_exec *ex, eng_msg *m, void *out) {
     udf_guard_pop(&g2);
   }
   fflush(NULL); /* the UDF's printf output reaches the session before the task's end */
-  send_done(ex, t, rc, out);
+  send_done(ex, t, rc, task_now_ms() - t0, out);
   eng_arena_set_current(old);
   for (int i = 0; i < t->nout; i++) eng_batch_unref(t->out_batches[i]);
   eng_free(t->out_batches);

@@ -56,8 +56,10 @@ typedef struct step {
   int ds, level;
   char *ckpt;
   eng_colb *cb;
-  eng_batch **sb;
-  int nsb, capsb;
+  eng_rdd_out *ro;  /* cache: the block being written, batch by batch */
+  FILE *ckf;        /* checkpoint: the file being written (ckpt_tmp) */
+  char *ckpt_tmp;
+  int64_t ckpt_bytes;
   /* flat_map with emit(): values emitted by the current call */
   eng_vlist emitted;
 } step;
@@ -365,22 +367,50 @@ static int push_batch(eng_chain *c, int i, eng_batch *b, const uint8_t *sel) {
 
 /* ---- store steps (cache / checkpoint) -------------------------------------- */
 
+/* Hands one batch (the reference) to the cache block or checkpoint file
+ * being written, so a partition is never held whole by this step. */
+static int store_add(eng_chain *c, step *s, eng_batch *b) {
+  eng_task *t = T(c);
+  if (s->ckpt) {
+    if (!s->ckf) {
+      char tmp[4096];
+      snprintf(tmp, sizeof tmp, "%s.tmp.%d", s->ckpt, (int)getpid());
+      s->ckf = fopen(tmp, "wb");
+      if (!s->ckf) {
+        eng_batch_unref(b);
+        return eng_err_set(&t->err, ENG_EIO, "IOError: cannot write %s: %s", tmp, strerror(errno));
+      }
+      s->ckpt_tmp = eng_strdup(tmp);
+    }
+    int ok = fwrite(b->buf, 1, b->len, s->ckf) == b->len;
+    s->ckpt_bytes += (int64_t)b->len;
+    eng_batch_unref(b);
+    return ok ? 0 : eng_err_set(&t->err, ENG_EIO, "IOError: writing %s: %s", s->ckpt_tmp, strerror(errno));
+  }
+  if (!s->ro && !(s->ro = eng_bs_rdd_begin(eng__task_store(t), s->ds, t->partition, s->level,
+                                           eng__task_mem_limit(t), &t->err))) {
+    eng_batch_unref(b);
+    return t->err.code;
+  }
+  return eng_bs_rdd_append(s->ro, b, &t->err);
+}
+
+/* Drops what a store step wrote (the partition was not completed). */
+static void store_abandon(step *s) {
+  eng_bs_rdd_abort(s->ro);
+  s->ro = NULL;
+  if (s->ckf) fclose(s->ckf);
+  s->ckf = NULL;
+  if (s->ckpt_tmp) unlink(s->ckpt_tmp);
+  eng_free(s->ckpt_tmp);
+  s->ckpt_tmp = NULL;
+}
+
 static int store_flush_builder(eng_chain *c, step *s) {
   if (!s->cb || eng_colb_rows(s->cb) == 0) return 0;
   eng_batch *b = eng_colb_finish(s->cb, &T(c)->err);
   if (!b) return T(c)->err.code;
-  if (s->nsb == s->capsb) {
-    int cap = s->capsb ? s->capsb * 2 : 16;
-    eng_batch **v = eng_realloc(s->sb, (size_t)cap * sizeof *v);
-    if (!v) {
-      eng_batch_unref(b);
-      return eng_err_set(&T(c)->err, ENG_ENOMEM, "MemoryError: cache");
-    }
-    s->sb = v;
-    s->capsb = cap;
-  }
-  s->sb[s->nsb++] = b;
-  return 0;
+  return store_add(c, s, b);
 }
 
 static int store_row(eng_chain *c, step *s, eng_val v) {
@@ -396,62 +426,47 @@ static int store_batch(eng_chain *c, step *s, eng_batch *b, const uint8_t *sel) 
   ENG_TRY(store_flush_builder(c, s));
   eng_batch *keep;
   if (sel) {
-    int64_t k = 0;
-    k += eng_sel_count(sel, b->n);
-    keep = eng_batch_select(b, sel, k, &T(c)->err);
+    keep = eng_batch_select(b, sel, eng_sel_count(sel, b->n), &T(c)->err);
     if (!keep) return T(c)->err.code;
   } else {
     eng_batch_ref(b);
     keep = b;
   }
-  if (s->nsb == s->capsb) {
-    int cap = s->capsb ? s->capsb * 2 : 16;
-    eng_batch **v = eng_realloc(s->sb, (size_t)cap * sizeof *v);
-    if (!v) {
-      eng_batch_unref(keep);
-      return eng_err_set(&T(c)->err, ENG_ENOMEM, "MemoryError: cache");
-    }
-    s->sb = v;
-    s->capsb = cap;
-  }
-  s->sb[s->nsb++] = keep;
-  return 0;
-}
-
-/* Writes batches to path (via path.tmp and rename, so readers never see a
- * partial checkpoint). */
-static int write_batch_file(const char *path, eng_batch **bs, int n, eng_err *err) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return eng_err_set(err, ENG_EIO, "IOError: cannot write %s: %s", tmp, strerror(errno));
-  int ok = 1;
-  for (int i = 0; i < n && ok; i++) ok = fwrite(bs[i]->buf, 1, bs[i]->len, f) == bs[i]->len;
-  if (fclose(f) != 0) ok = 0;
-  if (!ok || rename(tmp, path) < 0) {
-    unlink(tmp);
-    return eng_err_set(err, ENG_EIO, "IOError: cannot write %s: %s", path, strerror(errno));
-  }
-  return 0;
+  return store_add(c, s, keep);
 }
 
 static int store_finish(eng_chain *c, step *s) {
   eng_task *t = T(c);
   ENG_TRY(store_flush_builder(c, s));
   if (s->ckpt) {
-    ENG_TRY(write_batch_file(s->ckpt, s->sb, s->nsb, &t->err));
-    int64_t bytes = 0;
-    for (int i = 0; i < s->nsb; i++) bytes += (int64_t)s->sb[i]->len;
-    eng__task_stored(t, s->ds, t->partition, -1, 0, bytes);
-    for (int i = 0; i < s->nsb; i++) eng_batch_unref(s->sb[i]);
-    s->nsb = 0;
+    /* Via a temporary file and rename, so readers never see a partial
+     * checkpoint. An empty partition still gets its (empty) file. */
+    if (!s->ckf) {
+      char tmp[4096];
+      snprintf(tmp, sizeof tmp, "%s.tmp.%d", s->ckpt, (int)getpid());
+      s->ckf = fopen(tmp, "wb");
+      if (!s->ckf) return eng_err_set(&t->err, ENG_EIO, "IOError: cannot write %s: %s", tmp, strerror(errno));
+      s->ckpt_tmp = eng_strdup(tmp);
+    }
+    int ok = fclose(s->ckf) == 0;
+    s->ckf = NULL;
+    if (!ok || rename(s->ckpt_tmp, s->ckpt) < 0) {
+      int e = errno;
+      store_abandon(s);
+      return eng_err_set(&t->err, ENG_EIO, "IOError: cannot write %s: %s", s->ckpt, strerror(e));
+    }
+    eng_free(s->ckpt_tmp);
+    s->ckpt_tmp = NULL;
+    eng__task_stored(t, s->ds, t->partition, -1, 0, s->ckpt_bytes);
     return 0;
   }
+  if (!s->ro && !(s->ro = eng_bs_rdd_begin(eng__task_store(t), s->ds, t->partition, s->level,
+                                           eng__task_mem_limit(t), &t->err)))
+    return t->err.code; /* an empty partition is cached too: it is known empty */
   int64_t mem = 0, disk = 0;
-  int n = s->nsb;
-  s->nsb = 0; /* the store takes the references */
-  int rc = eng_bs_put_rdd(eng__task_store(t), s->ds, t->partition, s->sb, n, s->level, &mem, &disk,
-                          &t->err);
+  eng_rdd_out *ro = s->ro;
+  s->ro = NULL;
+  int rc = eng_bs_rdd_commit(ro, &mem, &disk, &t->err);
   if (rc < 0) return rc;
   if (rc > 0) eng__task_stored(t, s->ds, t->partition, s->level, mem, disk);
   return 0;
@@ -599,8 +614,7 @@ static void free_steps(eng_chain *c) {
     if (s->f.fn) udf_drop_caps(s->f.fn, s);
     eng_arena_free(s->keep);
     eng_colb_free(s->cb);
-    for (int j = 0; j < s->nsb; j++) eng_batch_unref(s->sb[j]);
-    eng_free(s->sb);
+    store_abandon(s);
     eng_free(s->ckpt);
   }
   eng_free(c->steps);

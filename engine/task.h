@@ -112,6 +112,7 @@ struct eng_task {
   int map_nparts;
   /* metrics */
   int64_t rows_in, rows_out, shuffle_read, shuffle_written, spilled;
+  double compile_ms; /* compiling the UDFs shipped with the task */
   /* a fetch failure: which map output was missing (-1 if none) */
   int ff_shuffle, ff_map, ff_exec;
   /* or which cached partition (ds -1 if none) */

@@ -544,6 +544,46 @@ static void memory_persist_memory_and_disk(void **state) {
   eng_session_free(s);
 }
 
+/* A single partition bigger than the budget (2 partitions of ~165 MB with
+ * 64 MiB): the cache step hands batches to the block store as they come,
+ * so MEMORY_AND_DISK streams it to disk and MEMORY_ONLY gives up on it,
+ * and in neither case does the executor hold the partition in memory. */
+static void memory_cache_partition_bigger_than_budget(void **state) {
+  (void)state;
+  eng_session *s = mem_session();
+  pid_t pids[16];
+  int np = eng_session_executor_pids(s, pids, 16);
+  eng_val rows = eng_accumulator(s, eng_long(0));
+  eng_udf *f = udf_cap(s, "str wide(long x) { acc_add(c0, 1); return strf(\"%0100ld\", x); }", "wide",
+                       UDF_STR, UDF_LONG, rows);
+  eng_ds *disk_ds = eng_persist(eng_map(eng_range(s, 0, 3200000, 1, 2), f), ENG_MEMORY_AND_DISK);
+  assert_int_equal(sum_back(s, disk_ds), BIG_SUM);
+  int parts;
+  int64_t mem, disk;
+  cache_status(s, disk_ds, &parts, &mem, &disk);
+  print_message("MEMORY_AND_DISK, 2 partitions: %d cached, %.1f MiB in memory, %.1f MiB on disk\n", parts,
+                (double)mem / (1 << 20), (double)disk / (1 << 20));
+  assert_int_equal(parts, 2);
+  assert_true(disk > 0); /* compressed: these strings shrink 30-fold */
+  assert_true(mem < BUDGET);
+  assert_int_equal(sum_back(s, disk_ds), BIG_SUM);
+  assert_int_equal(acc_long(s, rows), 3200000); /* read back from disk */
+  eng_unpersist(disk_ds);
+  eng_ds *mem_ds = eng_cache(eng_map(eng_range(s, 0, 3200000, 1, 2), f));
+  assert_int_equal(sum_back(s, mem_ds), BIG_SUM);
+  cache_status(s, mem_ds, &parts, &mem, &disk);
+  print_message("MEMORY_ONLY, 2 partitions: %d cached\n", parts);
+  assert_int_equal(parts, 0);
+  assert_int_equal(sum_back(s, mem_ds), BIG_SUM); /* recomputed */
+  assert_int_equal(acc_long(s, rows), 3 * 3200000);
+  int64_t rss = executors_peak_rss(s);
+  print_message("executors' peak RSS %.0f MiB with a %.0f MiB budget\n", (double)rss / (1 << 20),
+                (double)BUDGET / (1 << 20));
+  assert_true(rss > 0 && rss < BUDGET + (64 << 20));
+  assert_executors_intact(s, pids, np);
+  eng_session_free(s);
+}
+
 /* DISK_ONLY: everything on disk at once, nothing in memory. */
 static void memory_persist_disk_only(void **state) {
   (void)state;
@@ -650,6 +690,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(memory_word_count_matches_shell),
     cmocka_unit_test(memory_cache_evicts),
     cmocka_unit_test(memory_persist_memory_and_disk),
+    cmocka_unit_test(memory_cache_partition_bigger_than_budget),
     cmocka_unit_test(memory_persist_disk_only),
     cmocka_unit_test(memory_reduce_by_key_over_budget),
     cmocka_unit_test(memory_group_by_key_over_budget),
