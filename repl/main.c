@@ -12,6 +12,7 @@
 
 #include "../engine/buf.h"
 #include "../engine/mem.h"
+#include "../engine/cluster.h"
 #include "../engine/session.h"
 #include "../kernel/kernel.h"
 #include "repl.h"
@@ -25,7 +26,8 @@ static int usage(FILE *f) {
           "       ember kernel -f CONNECTION_FILE\n"
           "       ember install-kernel [--user] [--prefix DIR]\n"
           "       ember master [--host H] [--port 7077]\n"
-          "       ember worker ember://H:7077 [--cores N] [--memory SIZE]\n"
+          "       ember worker ember://H:7077 [--cores N] [--memory SIZE] [--work-dir DIR]\n"
+          "       ember status ember://H:7077\n"
           "       ember --version | --help\n"
           "\n"
           "  --master URL   local, local[N], local[*] (default), ember://host:port; or EMBER_MASTER\n"
@@ -47,6 +49,9 @@ static char *read_all(FILE *f) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "executor") == 0) return eng_executor_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "master") == 0) return eng_master_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "worker") == 0) return eng_worker_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "status") == 0) return eng_status_main(argc, argv);
   if (argc > 1 && strcmp(argv[1], "kernel") == 0) return krn_kernel_main(argc, argv);
   if (argc > 1 && strcmp(argv[1], "install-kernel") == 0) return krn_install_main(argc, argv);
   const char *master = NULL, *code = NULL, *file = NULL;

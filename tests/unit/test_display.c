@@ -20,17 +20,17 @@ static void display_html_table_escapes_and_formats_like_show(void **state) {
   TH_MEM_BEGIN();
   const char *longs = "abcdefghijklmnopqrstuvwxyz0123";
   eng_val cells[] = {
-      eng_strv("<b>&'\"", 6), eng_none(),  eng_strv(longs, (long)strlen(longs)), eng_long(42),
-      eng_strv("a", 1),       eng_double(2.5),
+      eng_strv("<b>&'\"", 6), eng_none(),       eng_strv(longs, (long)strlen(longs)),
+      eng_long(42),           eng_strv("a", 1), eng_double(2.5),
   };
   eng_table t = {.ncols = 2, .colnames = {"key", "value"}, .nrows = 3, .cells = cells, .more = 1};
   char *h = html_of(&t);
   assert_non_null(strstr(h, "<th>key</th><th>value</th>"));
   assert_non_null(strstr(h, ">&lt;b&gt;&amp;&#39;&quot;</td>"));
-  assert_non_null(strstr(h, ">null</td>"));                   /* None, as Spark shows null */
-  assert_non_null(strstr(h, ">abcdefghijklmnopq...</td>"));   /* 20-character truncation */
+  assert_non_null(strstr(h, ">null</td>"));                 /* None, as Spark shows null */
+  assert_non_null(strstr(h, ">abcdefghijklmnopq...</td>")); /* 20-character truncation */
   assert_non_null(strstr(h, ">42</td>"));
-  assert_non_null(strstr(h, ">a</td>"));                      /* no padding kept */
+  assert_non_null(strstr(h, ">a</td>")); /* no padding kept */
   assert_non_null(strstr(h, ">2.5</td>"));
   assert_non_null(strstr(h, "<p>only showing top 3 rows</p>"));
   assert_null(strstr(h, "<b>"));
@@ -58,8 +58,15 @@ static void display_html_table_empty_and_single_row(void **state) {
 static void display_progress_text_is_sparks_bar(void **state) {
   (void)state;
   TH_MEM_BEGIN();
-  krn_job j = {.job = 1, .stage = 2, .tasks = 8, .done = 4, .running = 2, .stages = 1,
-               .tasks_done = 4, .elapsed_ms = 1500, .state = KRN_JOB_RUNNING};
+  krn_job j = {.job = 1,
+               .stage = 2,
+               .tasks = 8,
+               .done = 4,
+               .running = 2,
+               .stages = 1,
+               .tasks_done = 4,
+               .elapsed_ms = 1500,
+               .state = KRN_JOB_RUNNING};
   snprintf(j.desc, sizeof j.desc, "collect at cell[3]:1 <x>");
   eng_buf b;
   eng_buf_init(&b);
@@ -74,7 +81,8 @@ static void display_progress_text_is_sparks_bar(void **state) {
   j.state = KRN_JOB_OK;
   j.tasks_done = 8;
   krn_job_text(&j, &b);
-  assert_string_equal(eng_buf_cstr(&b), "[done] collect at cell[3]:1 <x> (1 stage, 8 tasks, 1.5 s)");
+  assert_string_equal(eng_buf_cstr(&b),
+                      "[done] collect at cell[3]:1 <x> (1 stage, 8 tasks, 1.5 s)");
   b.len = 0;
   j.state = KRN_JOB_FAILED;
   krn_job_text(&j, &b);

@@ -13,7 +13,9 @@
 #include "../../kernel/hmac.h"
 #include "../../kernel/wire.h"
 
-static void hex_of(const uint8_t *d, size_t n, char *out) { krn_hex(d, n, out); }
+static void hex_of(const uint8_t *d, size_t n, char *out) {
+  krn_hex(d, n, out);
+}
 
 static void check_sha(const void *msg, size_t n, const char *want) {
   uint8_t d[KRN_SHA256_LEN];
@@ -29,8 +31,9 @@ static void hmac_sha256_fips_examples(void **state) {
   check_sha("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
   check_sha(two, strlen(two), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  const char *four = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
-                     "klmnopqrlmnopqrsmnopqrstnopqrstu";
+  const char *four =
+      "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+      "klmnopqrlmnopqrsmnopqrstnopqrstu";
   check_sha(four, strlen(four), "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 
@@ -143,7 +146,7 @@ static void hmac_constant_time_compare(void **state) {
 /* ---- a Jupyter message ------------------------------------------------------- */
 
 #define KEY "5f1e7a2c-9d34-4b6e-8a0f-3c2d1e0b9a87"
-#define HEADER                                                                                \
+#define HEADER                                                                                   \
   "{\"msg_id\":\"a1b2c3\",\"msg_type\":\"kernel_info_request\",\"session\":\"s1\",\"username\":" \
   "\"user\",\"date\":\"2024-06-11T12:00:00.000000Z\",\"version\":\"5.3\"}"
 #define SIG "ebb45b11e6888367bd1881f2ed05286307d98330b993633dc093e663fa0d8e93"
@@ -227,8 +230,10 @@ static void hmac_wire_drops_bad_missing_and_malformed(void **state) {
   bad[0] = bad[0] == '0' ? '1' : '0';
   const char *bad_sig[] = {"<IDS|MSG>", bad, HEADER, "{}", "{}", "{}"};
   const char *no_sig[] = {"<IDS|MSG>", "", HEADER, "{}", "{}", "{}"};
-  const char *upper[] = {"<IDS|MSG>", "EBB45B11E6888367BD1881F2ED05286307D98330B993633DC093E663FA0D8E93",
-                         HEADER, "{}", "{}", "{}"};
+  const char *upper[] = {
+      "<IDS|MSG>", "EBB45B11E6888367BD1881F2ED05286307D98330B993633DC093E663FA0D8E93",
+      HEADER,      "{}",
+      "{}",        "{}"};
   const char *no_delim[] = {SIG, HEADER, "{}", "{}", "{}"};
   const char *short_msg[] = {"<IDS|MSG>", SIG, HEADER, "{}"};
   const char *const *cases[] = {bad_sig, no_sig, upper, no_delim, short_msg};
@@ -268,9 +273,10 @@ static void hmac_wire_reply_verifies(void **state) {
   krn_wire *peer = krn_wire_new(KEY, "hmac-sha256");
   json_t *parent = json_pack("{s:s, s:s}", "msg_id", "p1", "msg_type", "execute_request");
   krn_enc e;
-  assert_int_equal(krn_wire_encode(w, "execute_reply", parent, NULL,
-                                   json_pack("{s:s, s:i}", "status", "ok", "execution_count", 3), &e),
-                   0);
+  assert_int_equal(
+      krn_wire_encode(w, "execute_reply", parent, NULL,
+                      json_pack("{s:s, s:i}", "status", "ok", "execution_count", 3), &e),
+      0);
   assert_int_equal(strlen(e.sig), 64);
   assert_int_equal(krn_wire_send_enc(p.client, NULL, NULL, &e), 0);
   krn_enc_free(&e);
