@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,15 +51,6 @@ static int read_secret_file(const char *path, eng_secret *out, eng_err *err) {
 int eng_secret_load(const char *file, eng_secret *out, eng_err *err) {
   memset(out, 0, sizeof *out);
   if (file && *file) return read_secret_file(file, out, err);
-  /* Executors started by a worker get the derived key itself. */
-  const char *key = getenv("EMBER_CLUSTER_KEY");
-  if (key && strlen(key) == 40) {
-    snprintf(out->secret_z85, sizeof out->secret_z85, "%s", key);
-    if (zmq_curve_public(out->public_z85, out->secret_z85) < 0)
-      return eng_err_set(err, ENG_EAUTH, "AuthError: malformed EMBER_CLUSTER_KEY");
-    out->set = 1;
-    return 0;
-  }
   const char *env = getenv("EMBER_SECRET");
   if (env && *env) {
     eng_secret_from_bytes(env, strlen(env), out);
@@ -66,6 +58,23 @@ int eng_secret_load(const char *file, eng_secret *out, eng_err *err) {
   }
   const char *ef = getenv("EMBER_SECRET_FILE");
   if (ef && *ef) return read_secret_file(ef, out, err);
+  return 0;
+}
+
+/* Executors started by a worker get the derived key itself, in
+ * EMBER_CLUSTER_KEY, and nothing else: a local executor must not pick up
+ * EMBER_SECRET from the user's environment, or it would speak CURVE to a
+ * local driver that does not. Not set is not an error (out->set = 0). */
+int eng_cluster_key_load(eng_secret *out, eng_err *err) {
+  memset(out, 0, sizeof *out);
+  const char *key = getenv("EMBER_CLUSTER_KEY");
+  if (!key || !*key) return 0;
+  if (strlen(key) != 40)
+    return eng_err_set(err, ENG_EAUTH, "AuthError: malformed EMBER_CLUSTER_KEY");
+  snprintf(out->secret_z85, sizeof out->secret_z85, "%s", key);
+  if (zmq_curve_public(out->public_z85, out->secret_z85) < 0)
+    return eng_err_set(err, ENG_EAUTH, "AuthError: malformed EMBER_CLUSTER_KEY");
+  out->set = 1;
   return 0;
 }
 
@@ -88,15 +97,28 @@ int eng_secure_client(void *sock, const eng_secret *s) {
   return 0;
 }
 
+/* Logs a line, at most once every 10 s for the same text: a peer without
+ * the secret retries its connection every fraction of a second. */
 static void log_line(const char *who, const char *fmt, const char *a, const char *b) {
-  char ts[32];
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  static char last[512];
+  static time_t last_at;
+  char line[512];
+  snprintf(line, sizeof line, fmt, a, b);
   time_t now = time(NULL);
+  pthread_mutex_lock(&lock);
+  int repeat = strcmp(line, last) == 0 && now - last_at < 10;
+  if (!repeat) {
+    snprintf(last, sizeof last, "%s", line);
+    last_at = now;
+  }
+  pthread_mutex_unlock(&lock);
+  if (repeat) return;
+  char ts[32];
   struct tm tm;
   localtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-  fprintf(stderr, "%s %s: ", ts, who);
-  fprintf(stderr, fmt, a, b);
-  fputc('\n', stderr);
+  fprintf(stderr, "%s %s: %s (repeats are not logged for 10 s)\n", ts, who, line);
   fflush(stderr);
 }
 
@@ -179,16 +201,49 @@ int eng_zap_start(void *zctx, const eng_secret *sec, const char *who) {
   return 0;
 }
 
-/* ---- handshake failures ---------------------------------------------------- */
+/* ---- socket monitor: refusals, closed connections ---------------------------- */
 
-typedef struct monitor {
+/* A peer without the secret fails the CURVE handshake before ZAP is asked
+ * (its HELLO does not decrypt), so the socket's monitor is what sees it.
+ * The failure event does not say which connection failed; the connection's
+ * "disconnected" event, which follows it at once, does (its fd), and the
+ * "accepted" event gave that fd's peer address. The monitor also notes
+ * when any connection closed (a driver uses it to find dead executors).
+ * ZeroMQ allows one monitor per socket: this is it. */
+
+struct eng_monitor {
   void *zctx;
   char ep[64];
   char who[64];
-} monitor;
+  _Atomic int64_t last_disconnect_us; /* CLOCK_MONOTONIC */
+};
+typedef struct eng_monitor monitor;
+
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#define MON_FDS 64
+
+/* Why a handshake failed, from its ZMQ_PROTOCOL_ERROR_* value. */
+static const char *handshake_failure(uint32_t value) {
+  switch (value) {
+    case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: return "it does not hold the cluster secret";
+    case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH: return "it does not use the cluster's encryption";
+    default: return "its handshake is not an ember peer's";
+  }
+}
 
 static void *monitor_main(void *arg) {
   monitor *m = arg;
+  struct {
+    int fd;
+    char addr[64];
+  } peers[MON_FDS];
+  memset(peers, 0, sizeof peers);
+  const char *pending = NULL;
   void *s = zmq_socket(m->zctx, ZMQ_PAIR);
   int linger = 0;
   zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
@@ -203,12 +258,32 @@ static void *monitor_main(void *arg) {
       zmq_msg_init(&addr);
       zmq_msg_recv(&addr, s, 0);
       uint16_t event = 0;
-      if (zmq_msg_size(&ev) >= 2) memcpy(&event, zmq_msg_data(&ev), 2);
+      uint32_t value = 0;
+      if (zmq_msg_size(&ev) >= 6) {
+        memcpy(&event, zmq_msg_data(&ev), 2);
+        memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+      }
       char a[256];
       snprintf(a, sizeof a, "%.*s", (int)zmq_msg_size(&addr), (char *)zmq_msg_data(&addr));
-      if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-        log_line(m->who, "refused a connection on %s: %s", a,
-                 "handshake failed (a peer without the cluster secret or its encryption)");
+      int slot = (int)(value % MON_FDS);
+      if (event == ZMQ_EVENT_ACCEPTED) {
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        peers[slot].fd = (int)value;
+        if (getpeername((int)value, (struct sockaddr *)&peer, &len) != 0 || peer.sin_family != AF_INET ||
+            !inet_ntop(AF_INET, &peer.sin_addr, peers[slot].addr, sizeof peers[slot].addr))
+          snprintf(peers[slot].addr, sizeof peers[slot].addr, "an unknown address");
+      } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        pending = handshake_failure(value);
+      }
+      if (event == ZMQ_EVENT_DISCONNECTED) atomic_store(&m->last_disconnect_us, mono_us());
+      if (event == ZMQ_EVENT_DISCONNECTED && pending) {
+        const char *from = peers[slot].fd == (int)value && peers[slot].addr[0] ? peers[slot].addr : "a peer";
+        char what[320];
+        snprintf(what, sizeof what, "%s on %s", from, a);
+        log_line(m->who, "refused a connection from %s: %s", what, pending);
+        pending = NULL;
+      }
       zmq_msg_close(&ev);
       zmq_msg_close(&addr);
     }
@@ -219,24 +294,33 @@ static void *monitor_main(void *arg) {
 }
 
 int eng_monitor_refusals(void *zctx, void *sock, const char *who) {
+  return eng_monitor_start(zctx, sock, who) ? 0 : ENG_ERROR;
+}
+
+/* Starts the monitor thread; it frees the monitor when the context ends. */
+eng_monitor *eng_monitor_start(void *zctx, void *sock, const char *who) {
   static int counter;
   monitor *m = eng_calloc(1, sizeof *m);
-  if (!m) return ENG_ENOMEM;
+  if (!m) return NULL;
   m->zctx = zctx;
   snprintf(m->ep, sizeof m->ep, "inproc://ember-mon-%d-%d", (int)getpid(), __sync_fetch_and_add(&counter, 1));
   snprintf(m->who, sizeof m->who, "%s", who);
   if (zmq_socket_monitor(sock, m->ep,
-                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0) {
+                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) < 0) {
     eng_free(m);
-    return ENG_ERROR;
+    return NULL;
   }
   pthread_t t;
   if (pthread_create(&t, NULL, monitor_main, m) != 0) {
     eng_free(m);
-    return ENG_ERROR;
+    return NULL;
   }
   pthread_detach(t);
-  return 0;
+  return m;
+}
+
+double eng_monitor_last_disconnect(const eng_monitor *m) {
+  return m ? (double)atomic_load(&((eng_monitor *)m)->last_disconnect_us) / 1000.0 : 0;
 }
 
 /* ---- addresses ---------------------------------------------------------------- */

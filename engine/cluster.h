@@ -9,8 +9,9 @@
  * cannot complete a handshake, and everything on the wire is encrypted.
  * Refused connections are logged with their reason.
  *
- * Ownership: eng_secret is a caller-owned value. eng_zap_start() starts a
- *   handler thread for a ZeroMQ context; it ends when the context ends.
+ * Ownership: eng_secret is a caller-owned value. eng_zap_start() and
+ *   eng_monitor_start() start threads for a ZeroMQ context; they end (and
+ *   free what they hold) when the context ends.
  * Thread-safety: functions touch only what they are given.
  * Errors: 0 / ENG_E* with eng_err ("AuthError: ...", "ValueError: ...").
  */
@@ -28,6 +29,9 @@ typedef struct eng_secret {
 /* The secret from (first found) `file`, the EMBER_SECRET variable, or the
  * file named by EMBER_SECRET_FILE. Not set is not an error (out->set = 0). */
 ENG_API int eng_secret_load(const char *file, eng_secret *out, eng_err *err);
+/* An executor's key: the derived key a worker passes in EMBER_CLUSTER_KEY,
+ * never EMBER_SECRET (local executors stay unsecured, as their driver). */
+ENG_API int eng_cluster_key_load(eng_secret *out, eng_err *err);
 /* Derives the keypair from secret bytes. */
 ENG_API void eng_secret_from_bytes(const void *p, size_t n, eng_secret *out);
 
@@ -41,6 +45,13 @@ ENG_API int eng_zap_start(void *zctx, const eng_secret *s, const char *who);
 /* Logs handshake failures on a server socket (peers without the secret
  * speaking plain ZeroMQ or another key), in a monitor thread. */
 ENG_API int eng_monitor_refusals(void *zctx, void *sock, const char *who);
+/* The same, returning the monitor, which also notes when a connection of
+ * the socket closes. Owned by its thread, valid until `zctx` ends; NULL on
+ * error. A socket has one monitor at most. */
+typedef struct eng_monitor eng_monitor;
+ENG_API eng_monitor *eng_monitor_start(void *zctx, void *sock, const char *who);
+/* When (ms, CLOCK_MONOTONIC) a connection last closed; 0 if none did. */
+ENG_API double eng_monitor_last_disconnect(const eng_monitor *m);
 
 /* Parses "ember://host:port" (port defaults to 7077). */
 ENG_API int eng_master_url(const char *url, char *host, size_t cap, int *port, eng_err *err);

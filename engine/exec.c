@@ -86,10 +86,17 @@ static void send_heartbeat(eng_exec *ex, void *drv) {
   for (size_t pos = 0; ns > 0 && pos < spilled.len; pos += strlen(spilled.data + pos) + 1)
     json_array_append_new(sl, json_string(spilled.data + pos));
   eng_buf_free(&spilled);
-  json_t *h = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:o, s:o}", "t", "hb", "id", ex->id, "mem",
+  /* Resident memory, as the kernel counts it (/proc/self/statm). */
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  json_t *h = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "t", "hb", "id", ex->id, "mem",
                         (json_int_t)st.mem, "disk", (json_int_t)st.disk, "used",
-                        (json_int_t)eng_mem_in_use(), "tid",
-                        (json_int_t)atomic_load(&ex->running_tid), "dropped", dl, "spilled", sl);
+                        (json_int_t)eng_mem_in_use(), "rss", (json_int_t)resident * sysconf(_SC_PAGESIZE),
+                        "tid", (json_int_t)atomic_load(&ex->running_tid), "dropped", dl, "spilled", sl);
   eng_msg_send(drv, NULL, 0, h, NULL, 0, ZMQ_DONTWAIT, NULL);
   json_decref(h);
 }
@@ -154,6 +161,7 @@ static int parse_args(eng_exec *ex, int argc, char **argv) {
 int eng_executor_main(int argc, char **argv) {
   eng_exec ex_storage, *ex = &ex_storage;
   memset(ex, 0, sizeof *ex);
+  pthread_mutex_init(&ex->lost_lock, NULL);
   if (parse_args(ex, argc, argv) < 0) {
     fprintf(stderr, "usage: ember executor --driver EP --id N --memory BYTES --dir DIR\n");
     return 2;
@@ -172,7 +180,7 @@ int eng_executor_main(int argc, char **argv) {
   mkdir(ex->dir, 0700);
   eng_err err;
   char bsdir[1200];
-  snprintf(bsdir, sizeof bsdir, "%s/blocks", ex->dir);
+  if (snprintf(bsdir, sizeof bsdir, "%s/blocks", ex->dir) >= (int)sizeof bsdir) bsdir[0] = 0;
   ex->bs = eng_bs_new(ex->budget, bsdir, &err);
   ex->udfs = udf_cache_new();
   ex->bcast_arena = eng_arena_new(0);
@@ -181,6 +189,14 @@ int eng_executor_main(int argc, char **argv) {
     return 1;
   }
   ex->zctx = zmq_ctx_new();
+  /* Started by a worker: the cluster key is in the environment, and every
+   * socket (to the driver, to and from peers) uses it. */
+  if (eng_cluster_key_load(&ex->sec, &err) < 0) {
+    fprintf(stderr, "executor %d: %s\n", ex->id, err.msg);
+    return 1;
+  }
+  unsetenv("EMBER_CLUSTER_KEY"); /* not for children of user code */
+  if (ex->sec.set) eng_zap_start(ex->zctx, &ex->sec, "executor");
   void *drv = zmq_socket(ex->zctx, ZMQ_DEALER);
   void *srv = zmq_socket(ex->zctx, ZMQ_ROUTER);
   ex->pair_task = zmq_socket(ex->zctx, ZMQ_PAIR);
@@ -193,6 +209,9 @@ int eng_executor_main(int argc, char **argv) {
   zmq_setsockopt(drv, ZMQ_SNDHWM, &hwm, sizeof hwm);
   zmq_setsockopt(drv, ZMQ_RCVHWM, &hwm, sizeof hwm);
   zmq_bind(ex->pair_task, "inproc://tasks");
+  eng_secure_server(srv, &ex->sec);
+  eng_secure_client(drv, &ex->sec);
+  if (ex->sec.set) eng_monitor_refusals(ex->zctx, srv, "executor");
   if (zmq_bind(srv, ex->block_ep) < 0) {
     fprintf(stderr, "executor %d: cannot listen on %s: %s\n", ex->id, ex->block_ep,
             zmq_strerror(errno));
@@ -252,6 +271,16 @@ int eng_executor_main(int argc, char **argv) {
         } else if (strcmp(m.type, "drop") == 0) {
           const char *p = json_string_value(json_object_get(m.hdr, "prefix"));
           if (p) eng_bs_remove_prefix(ex->bs, p);
+        } else if (strcmp(m.type, "peer_lost") == 0) {
+          const char *ep = json_string_value(json_object_get(m.hdr, "ep"));
+          pthread_mutex_lock(&ex->lost_lock);
+          char(*v)[512] = ep ? eng_realloc(ex->lost_eps, (size_t)(ex->nlost + 1) * sizeof *v) : NULL;
+          if (v) {
+            ex->lost_eps = v;
+            snprintf(v[ex->nlost++], sizeof v[0], "%s", ep);
+          }
+          pthread_mutex_unlock(&ex->lost_lock);
+          atomic_fetch_add(&ex->lost_gen, 1);
         } else if (strcmp(m.type, "stop") == 0) {
           stop = 1;
         }
@@ -306,6 +335,14 @@ int eng_executor_main(int argc, char **argv) {
   _exit(0);
 }
 
+int eng__exec_peer_lost(eng_exec *ex, const char *ep) {
+  int lost = 0;
+  pthread_mutex_lock(&ex->lost_lock);
+  for (int i = 0; i < ex->nlost && !lost; i++) lost = strcmp(ex->lost_eps[i], ep) == 0;
+  pthread_mutex_unlock(&ex->lost_lock);
+  return lost;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Fetching blocks                                                          */
 /* ------------------------------------------------------------------------ */
@@ -328,6 +365,7 @@ struct eng_fetch {
   eng_task *t;
   int local;
   void *sock;
+  char ep[512];
   char id[128];
   int64_t off;  /* next offset to ask for; -1: no more */
   chunk *cur;
@@ -344,6 +382,7 @@ static void *peer_socket(eng_exec *ex, const char *ep) {
   int linger = 0, one = 1;
   zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
   zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
+  eng_secure_client(s, &ex->sec);
   if (zmq_connect(s, ep) < 0) {
     zmq_close(s);
     return NULL;
@@ -375,6 +414,7 @@ eng_fetch *eng__fetch_open(eng_task *t, const char *ep, const char *id, eng_err 
   snprintf(f->id, sizeof f->id, "%s", id);
   f->local = !ep || !ep[0] || strcmp(ep, t->ex->block_ep) == 0;
   if (!f->local) {
+    snprintf(f->ep, sizeof f->ep, "%s", ep);
     f->sock = peer_socket(t->ex, ep);
     if (!f->sock) {
       eng_free(f);
@@ -421,6 +461,13 @@ static int next_chunk(eng_fetch *f, eng_err *err) {
       zmq_poll(&it, 1, 100);
       if (it.revents & ZMQ_POLLIN) break;
       if (eng__task_cancelled(t)) return eng_err_set(err, ENG_ECANCEL, "Cancelled: job cancelled");
+      /* The driver saw the holder die: fail now, so the block is
+       * recomputed, rather than after the 30 s silence below. */
+      if (atomic_load(&t->ex->lost_gen) && eng__exec_peer_lost(t->ex, f->ep)) {
+        drop_peer(t->ex, f->sock);
+        f->sock = NULL;
+        return eng_err_set(err, ENG_EFETCH, "FetchFailed: executor holding %s was lost", f->id);
+      }
       if (now_ms() - start > 30000) {
         drop_peer(t->ex, f->sock);
         f->sock = NULL;

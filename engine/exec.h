@@ -8,7 +8,8 @@
  *
  * Ownership: the process owns one eng_exec for its lifetime.
  * Thread-safety: fields are set before the threads start, except `cancel`
- *   (atomic), the block store (locked) and the running tid (atomic).
+ *   (atomic), the block store (locked), the running tid (atomic) and the
+ *   lost peers (lost_lock).
  */
 #ifndef ENG_EXEC_H
 #define ENG_EXEC_H
@@ -19,6 +20,7 @@
 #include "../udf/udf.h"
 #include "arena.h"
 #include "blockstore.h"
+#include "cluster.h"
 #include "proto.h"
 
 typedef struct eng_bcast_ent {
@@ -28,6 +30,7 @@ typedef struct eng_bcast_ent {
 
 struct eng_exec {
   int id;
+  eng_secret sec;            /* cluster executors: CURVE on every socket */
   int driver_pid;            /* local mode: exit when it is gone */
   char driver_ep[512];
   char block_ep[1100];       /* where our block server listens */
@@ -52,7 +55,16 @@ struct eng_exec {
   } *peers;
   int npeers;
   long tasks_run;
+  /* Block servers of executors the driver says are lost ("peer_lost"):
+   * written by the comm thread, read by fetches waiting on an answer. */
+  pthread_mutex_t lost_lock;
+  char (*lost_eps)[512];
+  int nlost;
+  _Atomic int lost_gen;
 };
+
+/* Is the executor serving blocks at ep known to be lost? */
+int eng__exec_peer_lost(struct eng_exec *ex, const char *ep);
 
 /* Runs a launch message on the task thread; sends the "done" message on
  * `out` (the task side of the inproc pair). */

@@ -15,7 +15,8 @@
  * Protocol (JSON headers over a CURVE-secured ROUTER):
  *   worker -> master   wreg {host, cores, mem, execs}   whb {execs}   exited {app, id, why}
  *   master -> worker   ack | rereg | launch {app, id, driver, mem} | kill {app, id} | kill_app {app}
- *   driver -> master   app {name, driver, cores, mem, app?}   ahb {app}   app_end {app}
+ *   driver -> master   app {name, driver, cores, mem, app?, next_exec, dead}   ahb {app}
+ *                      app_end {app}   exec_dead {app, id, why}
  *   master -> driver   app_ok {app, cores} | rereg | exec_lost {id, why}
  *   anyone -> master   status  ->  status {workers, apps}
  */
@@ -36,6 +37,10 @@
 #define WORKER_TIMEOUT_MS 3000
 #define APP_TIMEOUT_MS 10000
 #define ORPHAN_GRACE_MS 15000
+/* After a start, workers re-register (with their executors) within a
+ * heartbeat or two; placing executors before would over-grant apps whose
+ * executors are not listed yet. */
+#define REREG_GRACE_MS 1500
 
 typedef struct mworker {
   char zid[128];
@@ -59,6 +64,8 @@ typedef struct mapp {
   double last, started;
   int alive;
   int next_exec;
+  int dead[64]; /* executors its driver gave up on (latest registration) */
+  int ndead;
 } mapp;
 
 enum { X_LAUNCHING = 0, X_RUNNING = 1, X_DEAD = 2 };
@@ -129,6 +136,13 @@ static mapp *app_by_id(master *m, int id) {
   return NULL;
 }
 
+/* Did the app's driver give up on executor id (so it must not be adopted)? */
+static int app_gave_up(mapp *a, int id) {
+  for (int i = 0; a && i < a->ndead; i++)
+    if (a->dead[i] == id) return 1;
+  return 0;
+}
+
 static mexec *exec_find(master *m, int app, int id) {
   for (int i = 0; i < m->nx; i++)
     if (m->x[i].app == app && m->x[i].id == id) return &m->x[i];
@@ -158,6 +172,7 @@ static void exec_lost(master *m, mexec *x, const char *why) {
   if (x->worker >= 0 && x->worker < m->nw && m->w[x->worker].used > 0) m->w[x->worker].used--;
   x->state = X_DEAD;
   mapp *a = app_by_id(m, x->app);
+  mlog("executor %d of app %d lost: %s", x->id, x->app, why);
   if (a && a->alive)
     send_to(m, a->zid, a->zlen, json_pack("{s:s, s:i, s:s}", "t", "exec_lost", "id", x->id, "why", why));
 }
@@ -173,6 +188,7 @@ static int app_cores(master *m, int app) {
 /* Grants free cores to apps below their maximum, spreading an app's
  * executors over workers (one at a time per worker, round robin). */
 static void schedule(master *m) {
+  if (now_ms() - m->started < REREG_GRACE_MS) return;
   for (int ai = 0; ai < m->na; ai++) {
     mapp *a = &m->a[ai];
     if (!a->alive) continue;
@@ -229,7 +245,7 @@ static void worker_execs(master *m, int wi, json_t *execs, int is_reg) {
     if (!x) {
       /* After a master restart: adopt it if its app is known or may come
        * back; stop it once the grace period is over. */
-      if ((a && a->alive) || now - m->started < ORPHAN_GRACE_MS) {
+      if (((a && a->alive) || now - m->started < ORPHAN_GRACE_MS) && !app_gave_up(a, id)) {
         x = exec_add(m, app, id, wi, X_RUNNING);
         if (x) m->w[wi].used++;
         if (!a && x) x->since = now;
@@ -245,6 +261,7 @@ static void worker_execs(master *m, int wi, json_t *execs, int is_reg) {
 
 static void on_worker_reg(master *m, eng_msg *msg) {
   mworker *w = worker_by_zid(m, msg->peer, msg->peer_len);
+  int was_alive = w && w->alive;
   if (!w) {
     if (m->nw == m->capw) {
       int cap = m->capw ? m->capw * 2 : 8;
@@ -269,8 +286,9 @@ static void on_worker_reg(master *m, eng_msg *msg) {
   int wi = (int)(w - m->w);
   for (int i = 0; i < m->nx; i++)
     if (m->x[i].worker == wi && m->x[i].state != X_DEAD) w->used++;
-  mlog("worker %d registered: %s, %d cores, %lld MiB", w->num, w->host, w->cores,
-       (long long)(w->mem >> 20));
+  if (!was_alive)
+    mlog("worker %d registered: %s, %d cores, %lld MiB", w->num, w->host, w->cores,
+         (long long)(w->mem >> 20));
   worker_execs(m, wi, json_object_get(msg->hdr, "execs"), 1);
   send_to(m, w->zid, w->zlen, json_pack("{s:s}", "t", "ack"));
 }
@@ -284,6 +302,18 @@ static void on_worker_hb(master *m, eng_msg *msg) {
   }
   w->last = now_ms();
   worker_execs(m, (int)(w - m->w), json_object_get(msg->hdr, "execs"), 0);
+}
+
+/* The driver gave up on an executor (silent, unreachable): stop it where it
+ * runs, free its core, and let schedule() place a replacement. */
+static void exec_given_up(master *m, int app, int id, const char *why) {
+  mexec *x = exec_find(m, app, id);
+  if (!x || x->state == X_DEAD) return;
+  mlog("executor %d of app %d given up by its driver: %s", id, app, why ? why : "lost");
+  if (x->worker >= 0 && x->worker < m->nw && m->w[x->worker].alive)
+    send_to(m, m->w[x->worker].zid, m->w[x->worker].zlen,
+            json_pack("{s:s, s:i, s:i}", "t", "kill", "app", app, "id", id));
+  exec_lost(m, x, why ? why : "given up by its driver");
 }
 
 static void on_exited(master *m, eng_msg *msg) {
@@ -302,6 +332,12 @@ static void on_app(master *m, eng_msg *msg) {
   json_t *h = msg->hdr;
   int id = (int)json_integer_value(json_object_get(h, "app"));
   mapp *a = id > 0 ? app_by_id(m, id) : NULL;
+  /* A repeated first registration (its answer was still on the way):
+   * the same connection, the same app. */
+  for (int i = 0; !a && id <= 0 && i < m->na; i++)
+    if (m->a[i].alive && m->a[i].zlen == msg->peer_len && memcmp(m->a[i].zid, msg->peer, msg->peer_len) == 0)
+      a = &m->a[i];
+  int was_alive = a && a->alive;
   if (!a) {
     if (m->na == m->capa) {
       int cap = m->capa ? m->capa * 2 : 8;
@@ -331,7 +367,17 @@ static void on_app(master *m, eng_msg *msg) {
   a->last = now_ms();
   int total = 0;
   for (int i = 0; i < m->nw; i++) total += m->w[i].alive ? m->w[i].cores : 0;
-  mlog("app %d (%s) registered from %s", a->id, a->name, a->driver);
+  if (!was_alive) mlog("app %d (%s) registered from %s", a->id, a->name, a->driver);
+  size_t k;
+  json_t *d;
+  json_t *dl = json_object_get(h, "dead");
+  size_t keep = sizeof a->dead / sizeof a->dead[0], n = json_array_size(dl);
+  a->ndead = 0;
+  json_array_foreach(dl, k, d) {
+    int x = (int)json_integer_value(d);
+    if (k + keep >= n) a->dead[a->ndead++] = x; /* the latest ones */
+    exec_given_up(m, a->id, x, "given up by its driver");
+  }
   send_to(m, a->zid, a->zlen,
           json_pack("{s:s, s:i, s:i}", "t", "app_ok", "app", a->id, "cores",
                     total < a->cores_max ? total : a->cores_max));
@@ -380,20 +426,42 @@ static void on_status(master *m, eng_msg *msg) {
   send_to(m, msg->peer, msg->peer_len, h);
 }
 
+/* Worker i is gone (`reason`: why we think so): its executors are lost,
+ * their apps told, replacements placed on the other workers. */
+static void worker_lost(master *m, int i, const char *reason) {
+  mworker *w = &m->w[i];
+  w->alive = 0;
+  mlog("worker %d (%s) lost: %s", w->num, w->host, reason);
+  char why[400];
+  snprintf(why, sizeof why, "its worker %d (%s) is lost (%s)", w->num, w->host, reason);
+  for (int k = 0; k < m->nx; k++)
+    if (m->x[k].worker == i && m->x[k].state != X_DEAD) exec_lost(m, &m->x[k], why);
+  w->used = 0;
+  schedule(m);
+}
+
+/* Right after a connection closed: a worker that no longer routes is the
+ * one that went (killed, crashed), known now rather than after 3 s. */
+static void probe_workers(master *m) {
+  for (int i = 0; i < m->nw; i++) {
+    mworker *w = &m->w[i];
+    if (!w->alive) continue;
+    if (zmq_send(m->sock, w->zid, w->zlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+      if (errno == EHOSTUNREACH) worker_lost(m, i, "its connection closed");
+      continue;
+    }
+    zmq_send(m->sock, "{\"t\":\"ping\"}", 12, ZMQ_DONTWAIT);
+  }
+}
+
 static void check_timeouts(master *m) {
   double now = now_ms();
   for (int i = 0; i < m->nw; i++) {
     mworker *w = &m->w[i];
     if (!w->alive || now - w->last < WORKER_TIMEOUT_MS) continue;
-    w->alive = 0;
-    mlog("worker %d (%s) lost: no heartbeat for %.1f s", w->num, w->host, (now - w->last) / 1000);
-    char why[300];
-    snprintf(why, sizeof why, "its worker %d (%s) is lost (no heartbeat for %.0f s)", w->num, w->host,
-             (now - w->last) / 1000);
-    for (int k = 0; k < m->nx; k++)
-      if (m->x[k].worker == i && m->x[k].state != X_DEAD) exec_lost(m, &m->x[k], why);
-    w->used = 0;
-    schedule(m);
+    char reason[64];
+    snprintf(reason, sizeof reason, "no heartbeat for %.1f s", (now - w->last) / 1000);
+    worker_lost(m, i, reason);
   }
   for (int i = 0; i < m->na; i++)
     if (m->a[i].alive && now - m->a[i].last > APP_TIMEOUT_MS) end_app(m, &m->a[i], "its driver went silent");
@@ -447,8 +515,10 @@ int eng_master_main(int argc, char **argv) {
   int linger = 0, one = 1;
   zmq_setsockopt(m.sock, ZMQ_LINGER, &linger, sizeof linger);
   zmq_setsockopt(m.sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+  /* Sends to a peer that is gone fail (EHOSTUNREACH): probe_workers. */
+  zmq_setsockopt(m.sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
   eng_secure_server(m.sock, &sec);
-  eng_monitor_refusals(zctx, m.sock, "master");
+  eng_monitor *mon = eng_monitor_start(zctx, m.sock, "master");
   char ep[300];
   snprintf(ep, sizeof ep, "tcp://%s:%d", host, port);
   if (zmq_bind(m.sock, ep) < 0) {
@@ -480,6 +550,10 @@ int eng_master_main(int argc, char **argv) {
         } else {
           send_to(&m, msg.peer, msg.peer_len, json_pack("{s:s}", "t", "rereg"));
         }
+      } else if (strcmp(t, "exec_dead") == 0) {
+        exec_given_up(&m, (int)json_integer_value(json_object_get(msg.hdr, "app")),
+                      (int)json_integer_value(json_object_get(msg.hdr, "id")),
+                      json_string_value(json_object_get(msg.hdr, "why")));
       } else if (strcmp(t, "app_end") == 0) {
         mapp *a = app_by_id(&m, (int)json_integer_value(json_object_get(msg.hdr, "app")));
         if (a) end_app(&m, a, "the session ended");
@@ -488,6 +562,8 @@ int eng_master_main(int argc, char **argv) {
       }
       eng_msg_close(&msg);
     }
+    double closed = eng_monitor_last_disconnect(mon);
+    if (closed > 0 && now_ms() - closed < 1000) probe_workers(&m);
     if (now_ms() - last_check > 250) {
       check_timeouts(&m);
       schedule(&m);

@@ -68,6 +68,7 @@ typedef struct job {
   eng_err err;
   int cancelling;
   double start;
+  double compile_max; /* the longest UDF compile of one of its tasks */
   int fetch_fails;
   char desc[256];
 } job;
@@ -354,8 +355,12 @@ static void task_done(job *j, eng_msg *m) {
   if (e && e->running_tid == tid) e->running_tid = -1;
   if (e) e->tasks_done++;
   if (e) note_stored(s, e, json_object_get(m->hdr, "stored"));
+  json_t *met = json_object_get(m->hdr, "metrics");
+  double cms = json_number_value(json_object_get(met, "compile_ms"));
+  s->stats.task_ms += json_number_value(json_object_get(met, "run_ms"));
   ttask *t = task_by_tid(j, tid);
   if (!t || t->state != T_RUNNING) return; /* stale: an earlier job's task */
+  if (cms > j->compile_max) j->compile_max = cms;
   jstage *st = &j->stages[t->stage];
   st->running--;
   int ok = json_is_true(json_object_get(m->hdr, "ok"));
@@ -803,6 +808,7 @@ int eng__run_job(eng_session *s, const eng_jobspec *spec) {
                    .elapsed_ms = eng__now_ms() - j.start, .desc = j.desc};
   eng__emit(s, &end);
   s->stats.last_job_ms = eng__now_ms() - j.start;
+  s->stats.exec_compile_ms += j.compile_max;
   if (!spec->internal) {
     eng_free(s->running_job);
     s->running_job = NULL;

@@ -166,6 +166,15 @@ eng_execinfo *eng__exec_by_zid(eng_session *s, const char *zid, size_t len) {
 }
 
 void eng__forget_executor_data(eng_session *s, int id) {
+  /* Tell the others: a task of theirs may be waiting on its blocks. */
+  eng_execinfo *dead = eng__exec_by_id(s, id);
+  for (int i = 0; dead && dead->ep[0] && s->router && i < s->nexecs; i++) {
+    eng_execinfo *e = &s->execs[i];
+    if (e->state != EX_ALIVE || e->id == id) continue;
+    json_t *h = json_pack("{s:s, s:s}", "t", "peer_lost", "ep", dead->ep);
+    eng_msg_send(s->router, e->zid, e->zid_len, h, NULL, 0, ZMQ_DONTWAIT, NULL);
+    json_decref(h);
+  }
   for (int i = 0; i < s->nshuffles; i++) {
     eng_shuffle *sh = s->shuffles[i];
     for (int m = 0; m < sh->nmaps; m++)
@@ -197,6 +206,39 @@ static void describe_death(int status, char *out, size_t cap) {
 int eng__reap_executors(eng_session *s) {
   int dead = 0;
   double now = eng__now_ms();
+  /* Messages waiting unread mean nobody listened for a while (a long cell,
+   * an idle prompt): executors' silence counts only once they are read. */
+  int backlog = 0;
+  size_t backlog_len = sizeof backlog;
+  if (s->router && zmq_getsockopt(s->router, ZMQ_EVENTS, &backlog, &backlog_len) == 0)
+    backlog &= ZMQ_POLLIN;
+  /* A connection to us closed (an executor or its worker died): the
+   * executor that no longer routes is the one, found now rather than at the
+   * master's heartbeat timeout (the loop below takes it for dead). */
+  for (int i = 0; s->cc && eng__cclient_disconnected_within(s->cc, 1000) && i < s->nexecs; i++) {
+    eng_execinfo *e = &s->execs[i];
+    if (e->state != EX_ALIVE || e->pid > 0 || e->death[0]) continue;
+    if (zmq_send(s->router, e->zid, e->zid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+      if (errno == EHOSTUNREACH) snprintf(e->death, sizeof e->death, "its connection closed");
+      continue;
+    }
+    zmq_send(s->router, "{\"t\":\"ping\"}", 12, ZMQ_DONTWAIT);
+  }
+  if (s->cc) {
+    /* Executors the master reports lost (worker dead or cut off). */
+    int ids[64];
+    char why[64][160];
+    int n = eng__cclient_take_lost(s->cc, ids, why, 64);
+    for (int k = 0; k < n; k++) {
+      eng_execinfo *e = eng__exec_by_id(s, ids[k]);
+      if (!e || e->state == EX_DEAD) continue;
+      snprintf(e->death, sizeof e->death, "lost: %.200s", why[k]);
+      e->state = EX_DEAD;
+      dead++;
+      s->stats.executors_lost++;
+      eng__forget_executor_data(s, e->id);
+    }
+  }
   for (int i = 0; i < s->nexecs; i++) {
     eng_execinfo *e = &s->execs[i];
     if (e->state == EX_DEAD) continue;
@@ -209,7 +251,9 @@ int eng__reap_executors(eng_session *s) {
         gone = 1;
       }
     }
-    if (!gone && e->state == EX_ALIVE && now - e->last_seen_ms > 30000) {
+    /* Executors send a heartbeat every second; remote ones may also be cut
+     * off from us while their worker still answers the master. */
+    if (!gone && !backlog && e->state == EX_ALIVE && now - e->last_seen_ms > (s->remote ? 6000 : 30000)) {
       snprintf(e->death, sizeof e->death, "silent for %.0f s", (now - e->last_seen_ms) / 1000);
       if (e->pid > 0) kill(e->pid, SIGKILL), waitpid(e->pid, NULL, 0);
       gone = 1;
@@ -219,7 +263,11 @@ int eng__reap_executors(eng_session *s) {
       if (e->pid > 0) kill(e->pid, SIGKILL), waitpid(e->pid, NULL, 0);
       gone = 1;
     }
+    /* A remote executor we could not send to (the scheduler wrote why). */
+    if (!gone && s->remote && e->pid <= 0 && e->death[0]) gone = 1;
     if (!gone) continue;
+    /* Given up on here: the master stops it and places a replacement. */
+    if (s->cc) eng__cclient_exec_dead(s->cc, e->id, e->death);
     int was_alive = e->state == EX_ALIVE;
     e->state = EX_DEAD;
     dead++;
@@ -246,6 +294,15 @@ int eng__handle_exec_msg(eng_session *s, eng_msg *m) {
   if (strcmp(m->type, "reg") == 0) {
     int id = (int)json_integer_value(json_object_get(m->hdr, "id"));
     eng_execinfo *e = eng__exec_by_id(s, id);
+    if (!e && s->remote) {
+      /* Placed by the master: we learn of it when it registers. */
+      e = add_exec(s);
+      if (!e) return 1;
+      e->id = id;
+      if (id > s->next_exec_id) s->next_exec_id = id;
+      e->pid = 0;
+      eng__cclient_saw_exec(s->cc, id);
+    }
     if (!e || e->state == EX_DEAD) return 1; /* an executor we gave up on */
     e->state = EX_ALIVE;
     memcpy(e->zid, m->peer, m->peer_len);
@@ -255,6 +312,7 @@ int eng__handle_exec_msg(eng_session *s, eng_msg *m) {
     snprintf(e->ep, sizeof e->ep, "%s", ep ? ep : "");
     snprintf(e->host, sizeof e->host, "%s", host ? host : "");
     e->budget = json_integer_value(json_object_get(m->hdr, "mem"));
+    e->rpid = (int)json_integer_value(json_object_get(m->hdr, "pid"));
     e->last_seen_ms = now;
     eng__update_status(s);
     return 1;
@@ -266,6 +324,7 @@ int eng__handle_exec_msg(eng_session *s, eng_msg *m) {
     e->cache_mem = json_integer_value(json_object_get(m->hdr, "mem"));
     e->cache_disk = json_integer_value(json_object_get(m->hdr, "disk"));
     e->used = json_integer_value(json_object_get(m->hdr, "used"));
+    e->rss = json_integer_value(json_object_get(m->hdr, "rss"));
     /* Blocks the executor had to drop (memory): no longer cached there. */
     size_t i;
     json_t *j;
@@ -342,10 +401,10 @@ void eng__update_status(eng_session *s) {
     eng_execinfo *e = &s->execs[i];
     if (e->state == EX_DEAD && now - e->last_seen_ms > 600000) continue;
     json_array_append_new(
-        ex, json_pack("{s:i, s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:s}", "id", e->id, "pid",
-                      (int)e->pid, "host", e->host, "ep", e->ep, "state",
+        ex, json_pack("{s:i, s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s}", "id", e->id, "pid",
+                      e->pid ? (int)e->pid : e->rpid, "host", e->host, "ep", e->ep, "state",
                       e->state == EX_ALIVE ? "alive" : e->state == EX_STARTING ? "starting" : "dead",
-                      "budget", (json_int_t)e->budget, "used", (json_int_t)e->used, "cache_mem",
+                      "budget", (json_int_t)e->budget, "used", (json_int_t)e->used, "rss", (json_int_t)e->rss, "cache_mem",
                       (json_int_t)e->cache_mem, "cache_disk", (json_int_t)e->cache_disk, "busy",
                       e->running_tid >= 0, "death", e->death));
   }
@@ -370,12 +429,43 @@ void eng__update_status(eng_session *s) {
   }
   json_t *st = json_pack("{s:s, s:o, s:o, s:s?}", "master", s->master, "executors", ex, "cached",
                          cached, "running_job", s->running_job);
+  if (s->cluster_status) {
+    json_t *cs = json_loads(s->cluster_status, 0, NULL);
+    if (cs) json_object_set_new(st, "cluster", cs);
+  }
   char *text = json_dumps(st, JSON_COMPACT);
   json_decref(st);
   pthread_mutex_lock(&s->status_lock);
   free(s->status_json);
   s->status_json = text;
   pthread_mutex_unlock(&s->status_lock);
+}
+
+int eng_session_refresh(eng_session *s) {
+  for (int k = 0; k < 10000; k++) {
+    eng_msg m;
+    eng_err err;
+    if (eng_msg_recv(s->router, 1, &m, ZMQ_DONTWAIT, &err) < 0) {
+      if (err.code == ENG_EPROTO) continue;
+      break;
+    }
+    if (!eng__handle_exec_msg(s, &m) && strcmp(m.type, "done") == 0) {
+      /* A result nobody waits for any more: the executor is free again. */
+      eng_execinfo *e = eng__exec_by_zid(s, m.peer, m.peer_len);
+      int64_t tid = json_integer_value(json_object_get(m.hdr, "tid"));
+      if (e && e->running_tid == tid) e->running_tid = -1;
+    }
+    eng_msg_close(&m);
+  }
+  eng__reap_executors(s);
+  if (s->cc) {
+    json_t *st = eng__cclient_status(s->cc, 2000);
+    free(s->cluster_status);
+    s->cluster_status = st ? json_dumps(st, JSON_COMPACT) : NULL;
+    json_decref(st);
+  }
+  eng__update_status(s);
+  return 0;
 }
 
 int eng_session_status_json(eng_session *s, eng_buf *out) {
@@ -409,11 +499,35 @@ int eng_session_status_text(eng_session *s, eng_buf *out) {
     fmt_bytes(out, json_integer_value(json_object_get(j, "used")));
     eng_buf_puts(out, " / ");
     fmt_bytes(out, json_integer_value(json_object_get(j, "budget")));
-    eng_buf_puts(out, ", cache ");
+    eng_buf_puts(out, " (RSS ");
+    fmt_bytes(out, json_integer_value(json_object_get(j, "rss")));
+    eng_buf_puts(out, "), cache ");
     fmt_bytes(out, json_integer_value(json_object_get(j, "cache_mem")));
     eng_buf_puts(out, " + disk ");
     fmt_bytes(out, json_integer_value(json_object_get(j, "cache_disk")));
     eng_buf_puts(out, json_is_true(json_object_get(j, "busy")) ? ", busy\n" : ", idle\n");
+  }
+  json_t *cl = json_object_get(st, "cluster");
+  if (cl) {
+    json_t *ws = json_object_get(cl, "workers");
+    eng_buf_printf(out, "cluster workers: %zu\n", json_array_size(ws));
+    json_array_foreach(ws, i, j) {
+      eng_buf_printf(out, "  worker %lld  %-15s %-5s %lld/%lld cores, %lld MiB, executors:",
+                     (long long)json_integer_value(json_object_get(j, "worker")),
+                     json_string_value(json_object_get(j, "host")),
+                     json_string_value(json_object_get(j, "state")),
+                     (long long)json_integer_value(json_object_get(j, "used")),
+                     (long long)json_integer_value(json_object_get(j, "cores")),
+                     (long long)(json_integer_value(json_object_get(j, "mem")) >> 20));
+      size_t k;
+      json_t *x;
+      json_array_foreach(json_object_get(j, "executors"), k, x)
+        eng_buf_printf(out, " %lld(session %lld)", (long long)json_integer_value(json_object_get(x, "id")),
+                       (long long)json_integer_value(json_object_get(x, "app")));
+      eng_buf_putc(out, '\n');
+    }
+  } else if (strncmp(json_string_value(json_object_get(st, "master")), "ember://", 8) == 0) {
+    eng_buf_puts(out, "cluster workers: no answer from the master\n");
   }
   json_t *cached = json_object_get(st, "cached");
   eng_buf_printf(out, "cached datasets: %zu\n", json_array_size(cached));
@@ -549,13 +663,30 @@ eng_session *eng_session_new(const eng_conf *conf, eng_err *err) {
   if (!master || !*master) master = "local[*]";
   s->master = eng_strdup(master);
   s->quiet = conf->quiet;
-  if (parse_master(master, &s->nlocal) < 0) {
-    if (strncmp(master, "ember://", 8) == 0)
-      eng_err_set(err, ENG_EINVAL, "ValueError: cluster masters (%s) are not supported by this build", master);
-    else
-      eng_err_set(err, ENG_EINVAL,
-                  "ValueError: bad master '%s' (expected local, local[N], local[*] or ember://host:port)",
-                  master);
+  char mhost[256] = "";
+  int mport = 0;
+  if (strncmp(master, "ember://", 8) == 0) {
+    s->remote = 1;
+    int rc = eng_master_url(master, mhost, sizeof mhost, &mport, err);
+    if (rc == 0) {
+      if (conf->secret)
+        eng_secret_from_bytes(conf->secret, strlen(conf->secret), &s->secret);
+      else
+        rc = eng_secret_load(NULL, &s->secret, err);
+    }
+    if (rc == 0 && !s->secret.set)
+      rc = eng_err_set(err, ENG_EAUTH,
+                       "AuthError: a cluster session needs the cluster's secret (EMBER_SECRET or "
+                       "EMBER_SECRET_FILE)");
+    if (rc < 0) {
+      eng_free(s->master);
+      eng_free(s);
+      return NULL;
+    }
+  } else if (parse_master(master, &s->nlocal) < 0) {
+    eng_err_set(err, ENG_EINVAL,
+                "ValueError: bad master '%s' (expected local, local[N], local[*] or ember://host:port)",
+                master);
     eng_free(s->master);
     eng_free(s);
     return NULL;
@@ -573,6 +704,7 @@ eng_session *eng_session_new(const eng_conf *conf, eng_err *err) {
       return NULL;
     }
   }
+  if (!mem && s->remote) mem = (int64_t)1 << 30; /* workers cap it by their own memory */
   if (!mem) {
     int64_t ram = (int64_t)sysconf(_SC_PHYS_PAGES) * (int64_t)sysconf(_SC_PAGESIZE);
     mem = ram / 2 / (s->nlocal > 0 ? s->nlocal : 1);
@@ -620,11 +752,40 @@ eng_session *eng_session_new(const eng_conf *conf, eng_err *err) {
   zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof linger);
   zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
   zmq_setsockopt(s->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-  snprintf(s->router_ep, sizeof s->router_ep, "ipc://%s/driver.sock", dir);
+  eng_monitor *mon = NULL; /* remote: refusals logged, closed connections noted */
+  if (s->remote) {
+    /* Executors on other hosts connect here: the address that reaches the
+     * master (or EMBER_DRIVER_HOST), a free port, CURVE with the secret. */
+    char host[256];
+    const char *dh = getenv("EMBER_DRIVER_HOST");
+    if (dh && *dh)
+      snprintf(host, sizeof host, "%s", dh);
+    else
+      eng_local_address_for(mhost, host, sizeof host);
+    eng_zap_start(s->zctx, &s->secret, "driver");
+    eng_secure_server(s->router, &s->secret);
+    mon = eng_monitor_start(s->zctx, s->router, "driver");
+    snprintf(s->router_ep, sizeof s->router_ep, "tcp://%s:*", host);
+  } else {
+    snprintf(s->router_ep, sizeof s->router_ep, "ipc://%s/driver.sock", dir);
+  }
   if (zmq_bind(s->router, s->router_ep) < 0) {
     eng_err_set(err, ENG_EIO, "IOError: cannot listen on %s: %s", s->router_ep, zmq_strerror(errno));
     eng_session_free(s);
     return NULL;
+  }
+  if (s->remote) {
+    size_t len = sizeof s->router_ep;
+    zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, s->router_ep, &len);
+    const char *cm = getenv("EMBER_CORES_MAX");
+    s->cc = eng__cclient_start(s->zctx, mhost, mport, &s->secret,
+                               conf->app_name ? conf->app_name : "ember", s->router_ep,
+                               cm && *cm ? atoi(cm) : 0, s->exec_mem, err);
+    if (!s->cc) {
+      eng_session_free(s);
+      return NULL;
+    }
+    eng__cclient_watch(s->cc, mon);
   }
   udf_guard_install();
   udf_guard_thread_init();
@@ -650,6 +811,12 @@ void eng_session_free(eng_session *s) {
       json_decref(h);
     }
   }
+  /* One still starting has nothing to lose and cannot be told to stop:
+   * waiting for it would hold a quick session's exit for the deadline. */
+  for (int i = 0; i < s->nexecs; i++) {
+    eng_execinfo *e = &s->execs[i];
+    if (e->pid > 0 && e->state == EX_STARTING) kill(e->pid, SIGKILL);
+  }
   double deadline = eng__now_ms() + 2000;
   for (int i = 0; i < s->nexecs; i++) {
     eng_execinfo *e = &s->execs[i];
@@ -664,8 +831,11 @@ void eng_session_free(eng_session *s) {
     }
     e->state = EX_DEAD;
   }
+  eng__cclient_stop(s->cc);
+  s->cc = NULL;
   if (s->router) zmq_close(s->router);
   if (s->zctx) zmq_ctx_term(s->zctx);
+  free(s->cluster_status);
   free_graph(s);
   for (int i = 0; i < s->nexecs; i++) {
     eng_free(s->execs[i].udfs);
@@ -717,7 +887,16 @@ void eng_session_set_callsite(eng_session *s, const char *site) {
   s->callsite = site ? eng_strdup(site) : NULL;
 }
 
-int eng_session_default_parallelism(eng_session *s) { return s->nlocal > 0 ? s->nlocal : 2; }
+/* local[N]: N. A cluster: the cores granted (Spark's default for a
+ * standalone cluster), at least 2. */
+int eng_session_default_parallelism(eng_session *s) {
+  if (s->nlocal > 0) return s->nlocal;
+  int n = 0;
+  for (int i = 0; i < s->nexecs; i++) n += s->execs[i].state == EX_ALIVE;
+  int granted = s->cc ? eng__cclient_cores(s->cc) : 0;
+  if (granted > n) n = granted;
+  return n > 2 ? n : 2;
+}
 
 void eng_session_cancel(eng_session *s) { atomic_store(&s->cancel_req, 1); }
 
@@ -726,7 +905,10 @@ void eng_session_set_listener(eng_session *s, eng_listener_fn fn, void *ctx) {
   s->listener_ctx = ctx;
 }
 
-void eng_session_stats(eng_session *s, eng_runstats *out) { *out = s->stats; }
+void eng_session_stats(eng_session *s, eng_runstats *out) {
+  *out = s->stats;
+  udf_cache_stats(s->udfc, &out->udf_compiles, &out->udf_compile_ms);
+}
 
 int eng_session_executor_pids(eng_session *s, int *pids, int max) {
   int n = 0;

@@ -97,16 +97,28 @@ ENG_API void eng_session_set_listener(eng_session *s, eng_listener_fn fn, void *
 
 /* ---- status ------------------------------------------------------------- */
 
+/* Reads what executors sent while no job ran (registrations, heartbeats,
+ * late results), notices dead executors, and refreshes the status. Session
+ * thread only; cheap (no waiting). */
+ENG_API int eng_session_refresh(eng_session *s);
+
 /* Appends a human-readable status (executors and their health, cached
  * datasets with sizes in memory and on disk, the running job) to out. */
 ENG_API int eng_session_status_text(eng_session *s, eng_buf *out);
 /* The same as JSON text. */
 ENG_API int eng_session_status_json(eng_session *s, eng_buf *out);
 
-/* Statistics for benchmarks: jobs run, tasks run, and the time spent. */
+/* Statistics (cumulative since the session started), for :time and the
+ * benchmarks: jobs and tasks run, and where the time went. */
 typedef struct eng_stats {
   long jobs, tasks, stages_skipped, task_retries, executors_lost;
   double last_job_ms;
+  long udf_compiles;     /* UDFs compiled in the driver */
+  double udf_compile_ms; /* ... and the time they took */
+  /* Executors compile a job's new UDFs at its first tasks, in parallel:
+   * for each job, the longest such compile in one task, summed over jobs. */
+  double exec_compile_ms;
+  double task_ms; /* executor time running tasks, all tasks summed */
 } eng_runstats;
 ENG_API void eng_session_stats(eng_session *s, eng_runstats *out);
 

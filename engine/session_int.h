@@ -14,6 +14,8 @@
 #include <sys/types.h>
 
 #include "../udf/udf.h"
+#include "cluster.h"
+#include "cluster_client.h"
 #include "plan.h"
 #include "proto.h"
 #include "session.h"
@@ -23,20 +25,21 @@ enum { EX_STARTING = 0, EX_ALIVE = 1, EX_DEAD = 2 };
 typedef struct eng_execinfo {
   int id;
   pid_t pid;          /* local executors: ours to watch and kill */
+  int rpid;           /* its pid on its own host (display) */
   char zid[64];       /* ZeroMQ routing id, from "reg" */
   size_t zid_len;
   char ep[512];       /* its block server */
   char host[256];
   int state;
   double started_ms, last_seen_ms;
-  int64_t budget, used, cache_mem, cache_disk;
+  int64_t budget, used, rss, cache_mem, cache_disk;
   int64_t running_tid; /* -1: idle */
   uint64_t *udfs;      /* UDF hashes it has been sent */
   int nudfs, capudfs;
   long *bcasts;        /* broadcast ids it has */
   int nbcasts, capbcasts;
   long tasks_done;
-  char death[128];     /* why it died */
+  char death[256];     /* why it died */
 } eng_execinfo;
 
 typedef struct eng_shuffle {
@@ -66,6 +69,10 @@ struct eng_session {
   eng_err err;
   char *master;
   int nlocal;                /* local[N] executors */
+  int remote;                /* ember://host:port: executors come from a cluster */
+  eng_secret secret;
+  eng_cclient *cc;
+  char *cluster_status;      /* the master's last answer (JSON), for :status */
   int64_t exec_mem;
   char *exe;
   char *dir;                 /* session scratch directory */

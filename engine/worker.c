@@ -119,6 +119,7 @@ static void launch(wstate *w, json_t *h) {
   if (pid == 0) {
     setenv("EMBER_CLUSTER_KEY", w->sec.secret_z85, 1);
     unsetenv("EMBER_SECRET");
+    unsetenv("EMBER_SECRET_FILE");
     char *argv[] = {w->exe, "executor", "--driver", (char *)driver, "--id", sid, "--memory", smem,
                     "--dir", dir, "--bind", bind, "--driver-pid", ppid, NULL};
     execv(w->exe, argv);
@@ -243,9 +244,13 @@ int eng_worker_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   void *zctx = zmq_ctx_new();
   w.sock = zmq_socket(zctx, ZMQ_DEALER);
-  int linger = 0, ivl = 200;
+  int linger = 0, ivl = 200, one = 1;
   zmq_setsockopt(w.sock, ZMQ_LINGER, &linger, sizeof linger);
   zmq_setsockopt(w.sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+  /* Nothing is queued while the master is unreachable: a restarted master
+   * would get every heartbeat sent meanwhile. Registration is retried until
+   * the master acknowledges it. */
+  zmq_setsockopt(w.sock, ZMQ_IMMEDIATE, &one, sizeof one);
   char ident[300];
   snprintf(ident, sizeof ident, "w-%s-%d", w.host, (int)getpid());
   zmq_setsockopt(w.sock, ZMQ_ROUTING_ID, ident, strlen(ident));
@@ -255,7 +260,8 @@ int eng_worker_main(int argc, char **argv) {
   zmq_connect(w.sock, ep);
   wlog("connecting to master %s (%ld cores)", url, w.cores);
   register_with_master(&w);
-  double last_hb = 0;
+  double last_hb = now_ms();
+  int registered = 0;
   while (!g_stop) {
     zmq_pollitem_t it = {w.sock, 0, ZMQ_POLLIN, 0};
     zmq_poll(&it, 1, 100);
@@ -265,8 +271,13 @@ int eng_worker_main(int argc, char **argv) {
         const char *t = m.type;
         if (strcmp(t, "launch") == 0) {
           launch(&w, m.hdr);
+          last_hb = 0; /* the master learns at once that it runs */
+        } else if (strcmp(t, "ack") == 0) {
+          registered = 1;
         } else if (strcmp(t, "rereg") == 0) {
+          registered = 0;
           register_with_master(&w);
+          last_hb = now_ms();
         } else if (strcmp(t, "kill") == 0 || strcmp(t, "kill_app") == 0) {
           int app = (int)json_integer_value(json_object_get(m.hdr, "app"));
           int id = (int)json_integer_value(json_object_get(m.hdr, "id"));
@@ -285,7 +296,10 @@ int eng_worker_main(int argc, char **argv) {
       }
     }
     reap(&w);
-    if (now_ms() - last_hb >= 500) {
+    if (!registered && now_ms() - last_hb >= 200) {
+      register_with_master(&w);
+      last_hb = now_ms();
+    } else if (registered && now_ms() - last_hb >= 500) {
       send_json(&w, json_pack("{s:s, s:o}", "t", "whb", "execs", exec_list(&w)));
       last_hb = now_ms();
     }

@@ -242,14 +242,15 @@ static void check_sum_by_key(eng_val out, int64_t n) {
 
 /* ---- kills -------------------------------------------------------------------------- */
 
-/* Five times: SIGKILL one executor 100-300 ms into a 4e6-row reduce_by_key
- * (8 map and 8 reduce tasks on local[2]); the answer is exact every time. */
+/* Five times: SIGKILL one executor 100-300 ms into an 8e6-row reduce_by_key
+ * (8 map and 8 reduce tasks on local[2], about 1 s: long enough that the
+ * kill lands while the victim works); the answer is exact every time. */
 static void faults_kill_during_shuffle(void **state) {
   (void)state;
   watch w;
   eng_session *s = fx_session(2, &w);
   wait_executors(s, 2);
-  const int64_t n = 4000000;
+  const int64_t n = 8000000;
   /* A baseline run without a kill, for the recovery time. */
   watch_reset(&w);
   eng_val out;
@@ -863,8 +864,28 @@ static void faults_broadcast_once_per_executor(void **state) {
   eng_session_free(s);
 }
 
+/* Ending a session whose executors are still starting (no job ran, or a
+ * job done before the second registered) kills them at once instead of
+ * waiting out the 2 s stop deadline: a quick `ember -e` exits quickly. */
+static void faults_session_end_with_starting_executors(void **state) {
+  (void)state;
+  for (int round = 0; round < 3; round++) {
+    eng_session *s = th_session(2);
+    pid_t pids[4];
+    int n = eng_session_executor_pids(s, pids, 4);
+    assert_int_equal(n, 2);
+    double t0 = now_ms();
+    eng_session_free(s);
+    double took = now_ms() - t0;
+    print_message("session end with starting executors: %.0f ms\n", took);
+    assert_true(took < 1000);
+    for (int i = 0; i < n; i++) assert_true(kill(pids[i], 0) < 0); /* gone, and reaped */
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(faults_udf_compile_error),
+    cmocka_unit_test(faults_session_end_with_starting_executors),
     cmocka_unit_test(faults_udf_segv),
     cmocka_unit_test(faults_udf_abort),
     cmocka_unit_test(faults_udf_fpe),
