@@ -114,15 +114,16 @@ asan:
 check-symbols: $(LIB)
 	@tools/check_symbols.sh $(LIB)
 
+# The binary of this MODE and the Python that has pandas go to bench/run.sh.
 bench: all
-	@bench/run.sh full
+	@EMBER=$(abspath $(BIN)) PYTHON=$(PYTHON) bench/run.sh full
 
 bench-quick: all
-	@bench/run.sh quick
+	@EMBER=$(abspath $(BIN)) PYTHON=$(PYTHON) bench/run.sh quick
 
 install: all
 	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ember
-	$(BIN) install-kernel --prefix $(DESTDIR)$(PREFIX)
+	$(BIN) install-kernel --prefix $(DESTDIR)$(PREFIX) --exe $(abspath $(PREFIX))/bin/ember
 
 clean:
 	rm -rf build

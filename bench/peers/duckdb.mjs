@@ -2,13 +2,15 @@
 // Usage: node duckdb.mjs WORDS_FILE THREADS REPS
 // Prints "name median_ms" lines for: word count of the file, GROUP BY of 1e7
 // numbers into 1e5 keys (generated and from a loaded table), ORDER BY of 1e7
-// numbers, a filtered count over a loaded 1e7 table, and SELECT 42.
+// numbers, a filtered count over a loaded 1e7 table, and SELECT 42; first a
+// "version vX.Y.Z" line (DuckDB's own, not the npm wrapper's) for the report.
 import { DuckDBInstance } from '@duckdb/node-api';
 const [file, thr, repsArg] = process.argv.slice(2);
 const reps = Number(repsArg || 3);
 const inst = await DuckDBInstance.create(':memory:', { threads: String(thr || 2) });
 const con = await inst.connect();
 const run = (sql) => con.runAndReadAll(sql);
+console.log(`version ${(await run('SELECT version()')).getRows()[0][0]}`);
 const ms = async (fn) => { const t = process.hrtime.bigint(); await fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
 const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const time = async (name, sql, n = reps, setup = null) => {
