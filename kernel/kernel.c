@@ -36,9 +36,6 @@
 #include "iopub.h"
 #include "wire.h"
 
-#ifndef EMBER_VERSION
-#define EMBER_VERSION "0.1.0"
-#endif
 
 enum { KRN_MAX_STAGES = 64 };
 enum { CH_SHELL, CH_CONTROL, CH_STDIN, CH_IOPUB, CH_HB, NCH };
@@ -388,6 +385,8 @@ static pending *do_execute(kernel *k, const krn_msg *m) {
   int paging = help_command(code, help, sizeof help);
   if (paging) k->page = &page;
   repl_out out = {out_result, out_display, out_error, out_info, k};
+  /* Errors and explain() name cells as Jupyter numbers them (In [n]). */
+  repl_set_next_label(k->r, k->count);
   g_busy = 1;
   int rc = repl_eval(k->r, paging ? help : code, &out);
   g_busy = 0;

@@ -7,6 +7,8 @@
  * unwinding through the engine; an engine error is raised (eng__raise) and
  * unwinds the cell to its guard, where it is reported.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -311,13 +313,22 @@ HOST(val, eng_repl_acc_value, (long line, val acc)) {
 
 /* ---- look --------------------------------------------------------------------------- */
 
+/* The front end's code runs with the cell-cancel signal blocked: an
+ * interrupt arriving meanwhile (Ctrl-C, a Jupyter interrupt) would unwind
+ * out of the middle of its stdio or ZeroMQ calls. Pending, it unwinds the
+ * cell just after. */
 static void display(repl *r, const char *text, const eng_table *t) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, UDF_SIG_CANCEL);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
   if (r->out && r->out->display) {
     r->out->display(r->out->ctx, text, t);
   } else {
     fputs(text, stdout);
     fflush(stdout);
   }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 HOST(void, eng_repl_show, (long line, ds d, long n)) {

@@ -593,9 +593,12 @@ static int generate(gen *g) {
 /* ------------------------------------------------------------------------ */
 
 /* Line `line` of the input text of cell `cell` (1-based), or NULL. */
-static const char *source_line(repl *r, int cell, int line, size_t *len) {
-  if (cell < 1 || cell > r->ninputs) return NULL;
-  const char *p = r->inputs[cell - 1];
+/* Line `line` of the latest input shown as cell[label]. */
+static const char *source_line(repl *r, int label, int line, size_t *len) {
+  int i = r->ninputs - 1;
+  while (i >= 0 && r->labels[i] != label) i--;
+  if (i < 0) return NULL;
+  const char *p = r->inputs[i];
   for (int l = 1; l < line && p; l++) {
     p = strchr(p, '\n');
     if (p) p++;
@@ -684,7 +687,7 @@ static void report_err(repl *r, const eng_err *e) {
           !(isalnum((unsigned char)p[wl]) || p[wl] == '_')) {
         snprintf(first, sizeof first, "%s:%d: undefined name '%s' (declared but never defined?)",
                  r->cell_name, ln, word);
-        caret_detail(r, r->cell, ln, word, &detail);
+        caret_detail(r, r->ninputs ? r->labels[r->ninputs - 1] : 0, ln, word, &detail);
         break;
       }
     }
@@ -1003,7 +1006,7 @@ static int meta(repl *r, const char *cmd) {
     r->add = eng_udf_builtin(r->s, "add");
     info(r, "session reset: variables, functions, types and datasets are gone\n");
   } else if (strcmp(word, "history") == 0) {
-    for (int i = 0; i < r->ninputs; i++) eng_buf_printf(&b, "[%d] %s\n", i + 1, r->inputs[i]);
+    for (int i = 0; i < r->ninputs; i++) eng_buf_printf(&b, "[%d] %s\n", r->labels[i], r->inputs[i]);
     info(r, eng_buf_cstr(&b));
   } else {
     eng_err e;
@@ -1053,6 +1056,7 @@ void repl_free(repl *r) {
   for (int i = 0; i < r->nlams; i++) lam_free(&r->lams[i]);
   eng_free(r->lams);
   for (int i = 0; i < r->ninputs; i++) eng_free(r->inputs[i]);
+  eng_free(r->labels);
   eng_free(r->inputs);
   eng_buf_free(&r->result);
   eng_free(r);
@@ -1060,6 +1064,7 @@ void repl_free(repl *r) {
 
 eng_session *repl_engine(repl *r) { return r->s; }
 int repl_cell_count(const repl *r) { return r->cell; }
+void repl_set_next_label(repl *r, int n) { r->next_label = n; }
 int repl_history_len(const repl *r) { return r->ninputs; }
 const char *repl_history_get(const repl *r, int i) {
   return i >= 0 && i < r->ninputs ? r->inputs[i] : NULL;
@@ -1087,9 +1092,18 @@ int repl_eval(repl *r, const char *input, const repl_out *out) {
   eng_session_stats(r->s, &st0);
   double t0 = now_ms();
   r->cell++;
-  snprintf(r->cell_name, sizeof r->cell_name, "cell[%d]", r->cell);
-  if (grow((void **)&r->inputs, &r->capinputs, r->ninputs, sizeof *r->inputs) == 0)
-    r->inputs[r->ninputs++] = eng_strdup(input);
+  int label = r->next_label > 0 ? r->next_label : r->cell;
+  r->next_label = 0;
+  snprintf(r->cell_name, sizeof r->cell_name, "cell[%d]", label);
+  int cap = r->capinputs;
+  if (grow((void **)&r->inputs, &r->capinputs, r->ninputs, sizeof *r->inputs) == 0) {
+    int *l = r->capinputs != cap || !r->labels ? eng_realloc(r->labels, (size_t)r->capinputs * sizeof *l) : r->labels;
+    if (l) {
+      r->labels = l;
+      r->labels[r->ninputs] = label;
+      r->inputs[r->ninputs++] = eng_strdup(input);
+    }
+  }
   eng_session_clear_error(r->s);
   udf_module *m = NULL;
   rc = compile_cell(r, input, &m) == 0 ? REPL_OK : REPL_ERROR;

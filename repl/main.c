@@ -18,7 +18,6 @@
 #include "repl.h"
 #include "term.h"
 
-#define EMBER_VERSION "0.1.0"
 
 static int usage(FILE *f) {
   fprintf(f,

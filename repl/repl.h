@@ -21,6 +21,9 @@
 #ifndef REPL_H
 #define REPL_H
 
+/* The version the binary, the kernel and `ember --version` report. */
+#define EMBER_VERSION "0.1.0"
+
 #include "../engine/dataset.h"
 #include "../engine/session.h"
 
@@ -48,8 +51,11 @@ eng_session *repl_engine(repl *r);
 
 /* Evaluates one input: a cell, or a meta command (":help", "%time", ...). */
 int repl_eval(repl *r, const char *input, const repl_out *out);
-/* How many inputs have been evaluated (cell numbers are 1 + this). */
+/* How many cells have been evaluated. */
 int repl_cell_count(const repl *r);
+/* Names the next cell cell[n] in messages (a front end with its own
+ * numbering: Jupyter's In [n]); by default cells are numbered 1, 2, ... */
+void repl_set_next_label(repl *r, int n);
 /* The inputs evaluated so far, oldest first (for :history and Jupyter). */
 int repl_history_len(const repl *r);
 const char *repl_history_get(const repl *r, int i);

@@ -62,8 +62,10 @@ struct repl {
   repl_lam *lams;
   int nlams, caplams;
   char **inputs; /* history, one per evaluated input */
+  int *labels;    /* the number each input was shown as: cell[label] */
   int ninputs, capinputs;
-  int cell;       /* number of the cell being evaluated */
+  int cell;       /* number of the cell being evaluated (internal, 1, 2, ...) */
+  int next_label; /* set by repl_set_next_label: the next cell's number */
   char cell_name[32];
   /* running state, read by repl_interrupt */
   volatile sig_atomic_t in_engine, in_cell;

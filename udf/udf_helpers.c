@@ -458,7 +458,8 @@ FN(void, eng_fn_acc_add, (val acc, val x)) {
   t_acc(t_acc_ctx, acc, x);
 }
 
-/* exit() in user code would end an executor or the session: refuse it. */
+/* exit() in user code (and _exit, _Exit, quick_exit) would end an executor
+ * or the session -- the kernel's too: refuse it. */
 FN(void, eng_fn_exit, (int status)) {
   eng__raise(ENG_EINVAL, "ValueError: exit(%d) called from user code; use :quit to leave",
              status);
@@ -485,5 +486,7 @@ const udf_symbol udf__helper_symbols[] = {
     SYM(eng_fn_to_long),      SYM(eng_fn_to_double),  SYM(eng_fn_strf),
     SYM(eng_fn_repr),         SYM(eng_fn_print),      SYM(eng_fn_emit),
     SYM(eng_fn_acc_add),      {"exit", (const void *)eng_fn_exit},
+    {"_exit", (const void *)eng_fn_exit}, {"_Exit", (const void *)eng_fn_exit},
+    {"quick_exit", (const void *)eng_fn_exit},
     {NULL, NULL},
 };

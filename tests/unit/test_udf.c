@@ -1105,6 +1105,15 @@ static void udf_exit_raises_value_error(void **state) {
   a = eng_long(0);
   assert_int_equal(run(f, &a, &r, &e), 0);
   assert_int_equal(eng_v_long(r), 0);
+  /* The other ways out of a process are refused the same way. */
+  const char *others[] = {"void _exit(int); long f(long x) { _exit(4); return x; }",
+                          "void _Exit(int); long f(long x) { _Exit(4); return x; }",
+                          "void quick_exit(int); long f(long x) { quick_exit(4); return x; }"};
+  for (int i = 0; i < 3; i++) {
+    f = mk(others[i], UDF_LONG, 1, P_L);
+    assert_int_equal(run(f, &a, &r, &e), ENG_EINVAL);
+    assert_string_equal(e.msg, "ValueError: exit(4) called from user code; use :quit to leave");
+  }
   FIX_END();
 }
 
