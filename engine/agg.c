@@ -168,6 +168,8 @@ static eng_val create(eng_agg *a, eng_val v) {
   }
 }
 
+int eng__agg_key_whole(eng_agg *a) { return a->key_whole; }
+
 int eng__agg_split_row(eng_agg *a, eng_val row, eng_val *key, eng_val *v) {
   if (a->key_whole) {
     *key = row;

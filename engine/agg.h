@@ -29,6 +29,8 @@ eng_agg *eng__agg_new(eng_task *t, json_t *spec, int can_spill, eng_err *err);
 void eng__agg_free(eng_agg *a);
 int eng__agg_value(eng_agg *a, eng_val key, eng_val v);
 int eng__agg_comb(eng_agg *a, eng_val key, eng_val c);
+/* Does the aggregator take whole rows as keys (distinct)? */
+int eng__agg_key_whole(eng_agg *a);
 /* Splits a row into key and value as the aggregator expects. */
 int eng__agg_split_row(eng_agg *a, eng_val row, eng_val *key, eng_val *v);
 /* Number of entries in memory and their approximate bytes. */

@@ -205,6 +205,14 @@ static int push_row(eng_chain *c, int i, eng_val v) {
   eng_task *t = T(c);
   switch (s->kind) {
     case S_MAP:
+      if (s->f.fn->call_kv && i + 1 == c->n && c->sink->pair) {
+        eng_val kv[2];
+        udf_set_caps(s->f.fn, s, s->f.caps);
+        udf_enter(s->f.who);
+        s->f.fn->call_kv(&v, kv);
+        udf_leave();
+        return c->sink->pair(c->sink, kv[0], kv[1]);
+      }
       return push_row(c, i + 1, call1(c, s, v));
     case S_FILTER:
       return eng_val_truthy(call1(c, s, v)) ? push_row(c, i + 1, v) : 0;

@@ -156,6 +156,17 @@ static int writer_row(eng_sink *k, eng_val row) {
   return 0;
 }
 
+/* A (key, value) row as its items: the aggregator takes them as they are. */
+static int writer_pair(eng_sink *k, eng_val key, eng_val v) {
+  swriter *w = (swriter *)k;
+  if (!w->agg || eng__agg_key_whole(w->agg)) return writer_row(k, eng_pair(k->t->scratch, key, v));
+  ENG_TRY(eng__agg_value(w->agg, key, v));
+  if ((++w->rows & 4095) == 0 &&
+      (eng__agg_bytes(w->agg) > eng__task_mem_limit(k->t) / 2 || eng__task_pressure(k->t)))
+    return flush_agg(w);
+  return 0;
+}
+
 static int writer_batch(eng_sink *k, eng_batch *b, const uint8_t *sel) {
   swriter *w = (swriter *)k;
   const eng_col *c = b->root;
@@ -234,6 +245,7 @@ eng_sink *eng__shuffle_writer(eng_task *t, json_t *spec, eng_err *err) {
     return NULL;
   }
   w->base.row = writer_row;
+  w->base.pair = writer_pair;
   w->base.batch = writer_batch;
   w->base.finish = writer_finish;
   w->base.close = writer_close;

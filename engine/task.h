@@ -63,6 +63,9 @@ struct eng_sink {
   int (*row)(eng_sink *k, eng_val v);
   /* Optional batch entry: rows of b whose sel[i] != 0 (all when sel is NULL). */
   int (*batch)(eng_sink *k, eng_batch *b, const uint8_t *sel);
+  /* Optional: the row (key, value), given as its two items, for sinks that
+   * take pairs apart anyway (by-key shuffles): no tuple is built. */
+  int (*pair)(eng_sink *k, eng_val key, eng_val v);
   int (*finish)(eng_sink *k);
   void (*close)(eng_sink *k);
   eng_task *t;

@@ -366,6 +366,7 @@ static udf_fn *compile_udf(const udf_def *d, eng_err *err) {
   f->tcc = s;
   f->call = (eng_val(*)(const eng_val *))tcc_get_symbol(s, "__ember_call");
   if (d->ncaps) f->setcaps = (void (*)(const eng_val *))tcc_get_symbol(s, "__ember_setcaps");
+  f->call_kv = (void (*)(const eng_val *, eng_val *))tcc_get_symbol(s, "__ember_call_kv");
   f->map_ll = (void (*)(const int64_t *, int64_t *, int64_t))tcc_get_symbol(s, "__ember_map_ll");
   f->map_ld = (void (*)(const int64_t *, double *, int64_t))tcc_get_symbol(s, "__ember_map_ld");
   f->map_dd = (void (*)(const double *, double *, int64_t))tcc_get_symbol(s, "__ember_map_dd");

@@ -84,6 +84,10 @@ typedef struct udf_fn {
   void (*map_dl)(const double *in, int64_t *out, int64_t n);
   int64_t (*filter_l)(const int64_t *in, int64_t n, uint8_t *sel);
   int64_t (*filter_d)(const double *in, int64_t n, uint8_t *sel);
+  /* For a one-parameter UDF whose body is "return kv(K, V);": the pair's
+   * items written to kv[0], kv[1] without building the tuple (a map feeding
+   * a by-key operation hands them on as they are). */
+  void (*call_kv)(const eng_val *args, eng_val *kv);
   /* Two-argument functions on longs / doubles (reduce, reduce_by_key). */
   int64_t (*f2_ll)(int64_t a, int64_t b);
   double (*f2_dd)(double a, double b);

@@ -115,6 +115,47 @@ static int inline_body(const udf_def *d, char *pname, size_t pcap, const char **
   *elen = (size_t)(q - e);
   return 1;
 }
+/* Splits "kv(K, V)" (all of expr, blanks around) into K and V; 0 if expr
+ * is anything else. */
+static int split_kv(const char *e, size_t n, const char **k, size_t *kn, const char **v, size_t *vn) {
+  const char *end = e + n;
+  while (e < end && (*e == ' ' || *e == '\t' || *e == '\n' || *e == '\r')) e++;
+  while (end > e && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r')) end--;
+  /* A lambda's return may be wrapped: EMBER_V(kv(K, V)). */
+  if (end - e > 9 && strncmp(e, "EMBER_V", 7) == 0 && end[-1] == ')') {
+    const char *q = e + 7;
+    while (q < end && (*q == ' ' || *q == '\t')) q++;
+    if (*q == '(') return split_kv(q + 1, (size_t)(end - 1 - (q + 1)), k, kn, v, vn);
+  }
+  if (end - e < 5 || strncmp(e, "kv", 2) != 0 || end[-1] != ')') return 0;
+  const char *p = e + 2;
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+  if (*p != '(') return 0;
+  const char *open = p, *comma = NULL;
+  int depth = 0;
+  for (p = open; p < end; p++) {
+    if (*p == '"' || *p == '\'') {
+      char quote = *p;
+      for (p++; p < end && *p != quote; p++)
+        if (*p == '\\') p++;
+      continue;
+    }
+    if (*p == '(' || *p == '[' || *p == '{') depth++;
+    else if (*p == ')' || *p == ']' || *p == '}') {
+      if (--depth == 0 && p != end - 1) return 0; /* kv(...) is not the whole expression */
+    } else if (*p == ',' && depth == 1) {
+      if (comma) return 0;
+      comma = p;
+    }
+  }
+  if (!comma || depth != 0) return 0;
+  *k = open + 1;
+  *kn = (size_t)(comma - open - 1);
+  *v = comma + 1;
+  *vn = (size_t)(end - 1 - comma - 1);
+  return 1;
+}
+
 static int is_truthish(udf_type t) { return t == UDF_LONG || t == UDF_INT || t == UDF_BOOL; }
 
 void udf__gen_source(eng_buf *b, const udf_def *d) {
@@ -163,6 +204,21 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
     eng_buf_puts(b, ");\n}\n");
   else
     eng_buf_puts(b, "));\n}\n");
+
+  /* A body "return kv(K, V);": the pair's items without the tuple. */
+  if (d->nparams == 1 && d->source) {
+    char pname[128];
+    const char *expr, *k, *v;
+    size_t elen, kn, vn;
+    if (inline_body(d, pname, sizeof pname, &expr, &elen) && split_kv(expr, elen, &k, &kn, &v, &vn)) {
+      /* Only while kv is still the prelude's macro (not #undef'd). */
+      eng_buf_printf(b, "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n  %s %s = ",
+                     d->params[0] == UDF_CSTR ? "const char *" : ctype(d->params[0]), pname);
+      conv_in(b, d->params[0], "__ember_a[0]");
+      eng_buf_printf(b, ";\n  __ember_kv[0] = EMBER_V(%.*s);\n  __ember_kv[1] = EMBER_V(%.*s);\n}\n#endif\n",
+                     (int)kn, k, (int)vn, v);
+    }
+  }
 
   /* Typed kernels over one numeric parameter. Each row's result is
    * either a call, f((int)x), or, for a body that is one return, that

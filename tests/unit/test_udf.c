@@ -532,6 +532,46 @@ static void udf_inlined_kernels_agree_with_calls(void **state) {
   FIX_END();
 }
 
+/* A body "return kv(K, V);" also gets call_kv, which writes the pair's
+ * items instead of building the tuple; they must be what call returns. */
+static void udf_call_kv_matches_call(void **state) {
+  (void)state;
+  FIX_BEGIN();
+  struct {
+    const char *src;
+    udf_type p;
+    int has;
+  } cases[] = {
+      {"val f(long x) { return kv(x % 3, x * 2); }", UDF_LONG, 1},
+      {"val f(long x) { return kv(strf(\"%ld,%ld\", x, x + 1), list(x, (x, 7))); }", UDF_LONG, 1},
+      {"val f(str w) {\n  return kv(w,\n    1);\n}", UDF_STR, 1},
+      {"val f(val p) { return kv(at(p, 1), at(p, 0)); }", UDF_VAL, 1},
+      {"val f(long x) { return EMBER_V(kv(x, \"a,b)\")); }", UDF_LONG, 1},
+      {"val f(long x) { return x > 0 ? kv(x, 1) : kv(0, 0); }", UDF_LONG, 0},
+      {"val f(long x) { return kv(x, 1), kv(2, 3); }", UDF_LONG, 0},
+      {"val f(long x) { val p = kv(x, 1); return p; }", UDF_LONG, 0},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    udf_type pt[1] = {cases[k].p};
+    udf_fn *f = mk(cases[k].src, UDF_VAL, 1, pt);
+    if ((f->call_kv != NULL) != cases[k].has)
+      fail_msg("%s: call_kv %s", cases[k].src, cases[k].has ? "missing" : "unexpected");
+    if (!f->call_kv) continue;
+    for (long x = -2; x <= 2; x++) {
+      eng_val arg = cases[k].p == UDF_STR   ? eng_strv("word", 4)
+                    : cases[k].p == UDF_VAL ? eng_pair(eng_arena_current(), eng_long(x), eng_strv("s", 1))
+                                            : eng_long(x);
+      eng_val want, kv[2];
+      assert_int_equal(run(f, &arg, &want, NULL), 0);
+      f->call_kv(&arg, kv);
+      char got[1024];
+      snprintf(got, sizeof got, "%s", repr(eng_pair(eng_arena_current(), kv[0], kv[1])));
+      if (strcmp(got, repr(want)) != 0) fail_msg("%s: %s != %s", cases[k].src, got, repr(want));
+    }
+  }
+  FIX_END();
+}
+
 /* Captures of every type become globals set by setcaps; udf_set_caps
  * skips the call when the owner's captures are already current. One
  * capture is called `c`, which once shadowed setcaps' own parameter. */
@@ -1367,6 +1407,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(udf_call_argument_type_errors),
     cmocka_unit_test(udf_typed_kernels_match_signature),
     cmocka_unit_test(udf_inlined_kernels_agree_with_calls),
+    cmocka_unit_test(udf_call_kv_matches_call),
     cmocka_unit_test(udf_captures_each_type),
     cmocka_unit_test(udf_cache_compiles_once),
     cmocka_unit_test(udf_cache_concurrent_gets_agree),
