@@ -50,6 +50,7 @@ typedef struct step {
   uint64_t rng;
   double frac;
   int repl;
+  int pairs_ok; /* map: the next is a sink with a pairs entry */
   int join_kind;
   int part;
   /* store */
@@ -274,6 +275,17 @@ static int flat_double(const eng_batch *b) {
   return b->root->type == ENG_T_DOUBLE && !b->root->valid;
 }
 
+typedef void (*pairs_fn)(const void *in, int64_t n, eng_val *k, eng_val *v);
+
+/* The kernel making (key, value) items from this batch's column, for a map
+ * right before a sink that takes pairs; else NULL. */
+static pairs_fn pairs_kernel(const step *s, const eng_batch *b) {
+  if (!s->pairs_ok) return NULL;
+  if (flat_long(b) && s->f.fn->map_l_kv) return (pairs_fn)s->f.fn->map_l_kv;
+  if (flat_double(b) && s->f.fn->map_d_kv) return (pairs_fn)s->f.fn->map_d_kv;
+  return NULL;
+}
+
 /* Has the step a batch kernel for this batch? */
 static int step_takes_batch(const step *s, const eng_batch *b) {
   switch (s->kind) {
@@ -281,7 +293,7 @@ static int step_takes_batch(const step *s, const eng_batch *b) {
       return (flat_long(b) && s->f.fn->filter_l) || (flat_double(b) && s->f.fn->filter_d);
     case S_MAP:
       return (flat_long(b) && (s->f.fn->map_ll || s->f.fn->map_ld)) ||
-             (flat_double(b) && (s->f.fn->map_dd || s->f.fn->map_dl));
+             (flat_double(b) && (s->f.fn->map_dd || s->f.fn->map_dl)) || pairs_kernel(s, b) != NULL;
     case S_STORE:
       return 1;
     default:
@@ -324,7 +336,19 @@ static int push_batch(eng_chain *c, int i, eng_batch *b, const uint8_t *sel) {
   }
   udf_set_caps(s->f.fn, s, s->f.caps);
   int rc;
-  if (s->kind == S_FILTER) {
+  pairs_fn pk = s->kind == S_MAP ? pairs_kernel(s, in) : NULL;
+  if (pk) {
+    eng_val *k = eng_arena_alloc(t->scratch, (size_t)(in->n > 0 ? in->n : 1) * sizeof *k);
+    eng_val *v = eng_arena_alloc(t->scratch, (size_t)(in->n > 0 ? in->n : 1) * sizeof *v);
+    if (!k || !v) {
+      rc = eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: map output");
+    } else {
+      udf_enter(s->f.who);
+      pk(in->root->data, in->n, k, v);
+      udf_leave();
+      rc = c->sink->pairs(c->sink, k, v, in->n);
+    }
+  } else if (s->kind == S_FILTER) {
     uint8_t *nsel = eng_arena_alloc(t->scratch, (size_t)(in->n > 0 ? in->n : 1));
     if (!nsel) {
       rc = eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: selection");
@@ -663,6 +687,8 @@ static int chain_finish_steps(eng_chain *c) {
 
 int eng__chain_run(eng_chain *c, eng_sink *k) {
   c->sink = k;
+  /* A map right before a sink that takes pairs may hand them over whole. */
+  if (c->n > 0 && k->pairs && c->steps[c->n - 1].kind == S_MAP) c->steps[c->n - 1].pairs_ok = 1;
   int rc = 0;
   for (;;) {
     rc = chain_step_batch(c);

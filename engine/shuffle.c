@@ -167,6 +167,11 @@ static int writer_pair(eng_sink *k, eng_val key, eng_val v) {
   return 0;
 }
 
+static int writer_pairs(eng_sink *k, const eng_val *keys, const eng_val *vals, int64_t n) {
+  for (int64_t i = 0; i < n; i++) ENG_TRY(writer_pair(k, keys[i], vals[i]));
+  return 0;
+}
+
 static int writer_batch(eng_sink *k, eng_batch *b, const uint8_t *sel) {
   swriter *w = (swriter *)k;
   const eng_col *c = b->root;
@@ -246,6 +251,7 @@ eng_sink *eng__shuffle_writer(eng_task *t, json_t *spec, eng_err *err) {
   }
   w->base.row = writer_row;
   w->base.pair = writer_pair;
+  w->base.pairs = writer_pairs;
   w->base.batch = writer_batch;
   w->base.finish = writer_finish;
   w->base.close = writer_close;

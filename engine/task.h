@@ -66,6 +66,8 @@ struct eng_sink {
   /* Optional: the row (key, value), given as its two items, for sinks that
    * take pairs apart anyway (by-key shuffles): no tuple is built. */
   int (*pair)(eng_sink *k, eng_val key, eng_val v);
+  /* Optional: n such rows at once (keys[i], vals[i]). */
+  int (*pairs)(eng_sink *k, const eng_val *keys, const eng_val *vals, int64_t n);
   int (*finish)(eng_sink *k);
   void (*close)(eng_sink *k);
   eng_task *t;

@@ -160,7 +160,12 @@ static int top_level_has(const repl_toks *t, int a, int b, const char *const *op
   return -1;
 }
 
-static int operand_type(infer *in, int a, int b) {
+/* The type of an operand [a, b). `part` says the range is a strict part of
+ * the expression being inferred (an operand between operators), so any
+ * operand -- "(i * 7919)", "abs(x)", "(long)y" -- may be inferred as an
+ * expression of its own; otherwise only single tokens and unary prefixes
+ * are, so recursion always shrinks the range. */
+static int operand_type(infer *in, int a, int b, int part) {
   const repl_toks *t = in->t;
   int a0 = a;
   while (a < b && (tok_eq(t, a, "-") || tok_eq(t, a, "+") || tok_eq(t, a, "~"))) a++;
@@ -195,7 +200,7 @@ static int operand_type(infer *in, int a, int b) {
     return -1;
   }
   /* Only a strictly smaller range may go back to infer_expr. */
-  return a > a0 ? infer_expr(in, a, b) : -1;
+  return a > a0 || part ? infer_expr(in, a, b) : -1;
 }
 
 static int infer_expr(infer *in, int a, int b) {
@@ -246,7 +251,7 @@ static int infer_expr(infer *in, int a, int b) {
     }
     if (k == b || is_op) {
       if (k == b && !any) break;
-      int ot = operand_type(in, start, k);
+      int ot = operand_type(in, start, k, 1);
       if (ot != UDF_LONG && ot != UDF_INT && ot != UDF_DOUBLE && ot != UDF_BOOL) return -1;
       int num = ot == UDF_DOUBLE ? UDF_DOUBLE : UDF_LONG;
       result = result == -3 ? num : (result == UDF_DOUBLE || num == UDF_DOUBLE ? UDF_DOUBLE : UDF_LONG);
@@ -263,7 +268,7 @@ static int infer_expr(infer *in, int a, int b) {
       return in->names->fn_type(in->names->ctx, repl_tok_ptr(t, a), repl_tok_len(t, a));
     return -1;
   }
-  return b - a == 1 ? operand_type(in, a, b) : -1;
+  return b - a == 1 ? operand_type(in, a, b, 0) : -1;
 }
 
 /* A small type expression for an expression's value ("long", "(str,long)",

@@ -350,6 +350,18 @@ static udf_fn *compile_udf(const udf_def *d, eng_err *err) {
   eng_buf src;
   eng_buf_init(&src);
   udf__gen_source(&src, d);
+  /* For engine developers: EMBER_UDF_DUMP=DIR keeps each UDF's generated
+   * C (DIR/udf-<hash>.c), to read what the kernels became. */
+  const char *dump = getenv("EMBER_UDF_DUMP");
+  if (dump && *dump && !src.oom) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/udf-%016llx.c", dump, (unsigned long long)d->hash);
+    FILE *df = fopen(path, "w");
+    if (df) {
+      fputs(eng_buf_cstr(&src), df);
+      fclose(df);
+    }
+  }
   TCCState *s = src.oom ? NULL : new_state(&dg);
   int ok = s && tcc_compile_string(s, eng_buf_cstr(&src)) >= 0 &&
            tcc_relocate(s, TCC_RELOCATE_AUTO) >= 0;
@@ -367,6 +379,8 @@ static udf_fn *compile_udf(const udf_def *d, eng_err *err) {
   f->call = (eng_val(*)(const eng_val *))tcc_get_symbol(s, "__ember_call");
   if (d->ncaps) f->setcaps = (void (*)(const eng_val *))tcc_get_symbol(s, "__ember_setcaps");
   f->call_kv = (void (*)(const eng_val *, eng_val *))tcc_get_symbol(s, "__ember_call_kv");
+  f->map_l_kv = (void (*)(const int64_t *, int64_t, eng_val *, eng_val *))tcc_get_symbol(s, "__ember_map_l_kv");
+  f->map_d_kv = (void (*)(const double *, int64_t, eng_val *, eng_val *))tcc_get_symbol(s, "__ember_map_d_kv");
   f->map_ll = (void (*)(const int64_t *, int64_t *, int64_t))tcc_get_symbol(s, "__ember_map_ll");
   f->map_ld = (void (*)(const int64_t *, double *, int64_t))tcc_get_symbol(s, "__ember_map_ld");
   f->map_dd = (void (*)(const double *, double *, int64_t))tcc_get_symbol(s, "__ember_map_dd");

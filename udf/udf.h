@@ -88,6 +88,9 @@ typedef struct udf_fn {
    * items written to kv[0], kv[1] without building the tuple (a map feeding
    * a by-key operation hands them on as they are). */
   void (*call_kv)(const eng_val *args, eng_val *kv);
+  /* The same over a column of longs / doubles: keys to k[n], values to v[n]. */
+  void (*map_l_kv)(const int64_t *in, int64_t n, eng_val *k, eng_val *v);
+  void (*map_d_kv)(const double *in, int64_t n, eng_val *k, eng_val *v);
   /* Two-argument functions on longs / doubles (reduce, reduce_by_key). */
   int64_t (*f2_ll)(int64_t a, int64_t b);
   double (*f2_dd)(double a, double b);

@@ -215,8 +215,19 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
       eng_buf_printf(b, "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n  %s %s = ",
                      d->params[0] == UDF_CSTR ? "const char *" : ctype(d->params[0]), pname);
       conv_in(b, d->params[0], "__ember_a[0]");
-      eng_buf_printf(b, ";\n  __ember_kv[0] = EMBER_V(%.*s);\n  __ember_kv[1] = EMBER_V(%.*s);\n}\n#endif\n",
+      eng_buf_printf(b, ";\n  __ember_kv[0] = EMBER_V(%.*s);\n  __ember_kv[1] = EMBER_V(%.*s);\n}\n",
                      (int)kn, k, (int)vn, v);
+      udf_type p = d->params[0];
+      if (is_intish(p) || p == UDF_DOUBLE) {
+        const char *in = p == UDF_DOUBLE ? "double" : "long";
+        eng_buf_printf(b,
+                       "void __ember_map_%c_kv(const %s *__ember_in, long __ember_n, val *__ember_k, val *__ember_v) {\n"
+                       "  for (long __ember_i = 0; __ember_i < __ember_n; __ember_i++) {\n"
+                       "    %s %s = (%s)__ember_in[__ember_i];\n"
+                       "    __ember_k[__ember_i] = EMBER_V(%.*s);\n    __ember_v[__ember_i] = EMBER_V(%.*s);\n  }\n}\n",
+                       in[0], in, ctype(p), pname, ctype(p), (int)kn, k, (int)vn, v);
+      }
+      eng_buf_puts(b, "#endif\n");
     }
   }
 

@@ -568,6 +568,21 @@ static void udf_call_kv_matches_call(void **state) {
       snprintf(got, sizeof got, "%s", repr(eng_pair(eng_arena_current(), kv[0], kv[1])));
       if (strcmp(got, repr(want)) != 0) fail_msg("%s: %s != %s", cases[k].src, got, repr(want));
     }
+    /* Over a column of longs, the batch form gives the same pairs. */
+    if ((f->map_l_kv != NULL) != (cases[k].p == UDF_LONG))
+      fail_msg("%s: map_l_kv %s", cases[k].src, cases[k].p == UDF_LONG ? "missing" : "unexpected");
+    if (f->map_l_kv) {
+      int64_t in[5] = {-2, -1, 0, 1, 2};
+      eng_val ks[5], vs[5];
+      f->map_l_kv(in, 5, ks, vs);
+      for (int r = 0; r < 5; r++) {
+        eng_val arg = eng_long(in[r]), want;
+        assert_int_equal(run(f, &arg, &want, NULL), 0);
+        char got[1024];
+        snprintf(got, sizeof got, "%s", repr(eng_pair(eng_arena_current(), ks[r], vs[r])));
+        if (strcmp(got, repr(want)) != 0) fail_msg("%s: row %d: %s != %s", cases[k].src, r, got, repr(want));
+      }
+    }
   }
   FIX_END();
 }
