@@ -44,6 +44,8 @@ LIB      = $(BUILD)/libember.a
 BIN      = $(BUILD)/ember
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+SLOW_SRC = $(wildcard tests/unit/slow_*.c)
+SLOW_BIN = $(SLOW_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run test test-all asan unit check-symbols bench bench-quick install clean
 
@@ -105,7 +107,7 @@ unit: deps $(BIN) $(UNIT_BIN)
 test: deps-test $(BIN) $(UNIT_BIN)
 	@tests/run_all.sh $(BUILD) quick
 
-test-all: deps-test $(BIN) $(UNIT_BIN)
+test-all: deps-test $(BIN) $(UNIT_BIN) $(SLOW_BIN)
 	@tests/run_all.sh $(BUILD) all
 
 asan:
