@@ -148,9 +148,10 @@ E[triv]=$(ember_times 'local[2]' "$tmp/triv.c")
 # one in the driver and on every executor. The REPL's `:time` line reports
 # those compile times itself; compile + ship is their sum (driver, then
 # executors), median over the cells. The wall time of the same cells is the
-# user-visible cost of a new lambda over cached data.
+# user-visible cost of a new lambda over cached data: 1e6 rows, as issue 3's
+# latency goal states it (a cell answering count in under 10 ms).
 {
-  echo 'ds t = cache(range(1000));'
+  echo 'ds t = cache(range(1000000));'
   echo 'count(map(t, [](long x) { return x + 0; }));'
   for k in $(seq 1 21); do echo ":time count(map(t, [](long x) { return x + $k; }))"; done
 } > "$tmp/new.c"
@@ -240,7 +241,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "nan" && a != "" && b != "na
 fmt() { awk -v a="$1" 'BEGIN { if (a == "nan" || a == "") print "-"; else if (a >= 1000) printf "%.2f s", a / 1000; else printf "%.2f ms", a }'; }
 # check VALUE LIMIT le|ge -- met / MISSED, or ? when the value is missing.
 check() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { sub(/×$/, "", v); if (v == "-" || v == "nan" || v == "") { print "?"; exit }
-  ok = (op == "le" ? v + 0 <= t + 0 : v + 0 >= t + 0); print ok ? "met" : "MISSED" }'; }
+  ok = (op == "le" ? v + 0 <= t + 0 : op == "lt" ? v + 0 < t + 0 : v + 0 >= t + 0); print ok ? "met" : "MISSED" }'; }
 # row LABEL EMBER_MS PEER_KEY TARGET STATUS -- one workload: ember, then each
 # peer's time under PEER_KEY and ember/peer ("" key: no peer does it).
 row() {
@@ -279,7 +280,7 @@ ver() { [ -n "$1" ] && echo "$1" || echo "not available"; }
   row "filter-count, cached 1e7 longs" "${E[fc]}" filtercount "≤ 20 ms" "$(check "${E[fc]}" 20 le)"
   row "trivial job (count, cached 1000)" "${E[triv]}" select42 "≤ 2 ms" "$(check "${E[triv]}" 2 le)"
   row "lambda compile + ship (driver + executors)" "${E[lambda]}" "" "≤ 3 ms" "$(check "${E[lambda]}" 3 le)"
-  row "new lambda over cached data, whole cell" "${E[newcell]}" "" "" ""
+  row "cell with a new lambda: count over cached 1e6 longs" "${E[newcell]}" "" "< 10 ms" "$(check "${E[newcell]}" 10 lt)"
   row "cold start: new session to first result" "${E[cold]}" "" "" ""
   row "new session to first result and exit" "${E[coldexit]}" "" "" ""
   echo "| local[1] → local[2] speed-up, word count | $speedup | | | | | | | | | ≥ 1.8× | $(check "$speedup" 1.8 ge) |"
