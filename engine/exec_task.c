@@ -599,6 +599,9 @@ void eng__exec_run_task(eng_exec *ex, eng_msg *m, void *out) {
     }
     udf_guard_pop(&g);
   } else if (rc == 0) {
+    /* Unwound from user code, which may have run with another arena
+     * current (a step's own): back to the task's before anything frees it. */
+    eng_arena_set_current(t->scratch);
     guard_error(t, &g);
     rc = t->err.code ? t->err.code : ENG_ERROR;
   }

@@ -338,14 +338,22 @@ static int push_batch(eng_chain *c, int i, eng_batch *b, const uint8_t *sel) {
   int rc;
   pairs_fn pk = s->kind == S_MAP ? pairs_kernel(s, in) : NULL;
   if (pk) {
-    eng_val *k = eng_arena_alloc(t->scratch, (size_t)(in->n > 0 ? in->n : 1) * sizeof *k);
-    eng_val *v = eng_arena_alloc(t->scratch, (size_t)(in->n > 0 ? in->n : 1) * sizeof *v);
+    /* The pairs and whatever the kernel allocates for them (strings) live
+     * in the step's own arena: the sink resets the task's scratch arena as
+     * it goes (flushing partial aggregates), while later pairs of this
+     * batch are still to be read. */
+    if (!s->keep && !(s->keep = eng_arena_new(1 << 20))) return eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: map output");
+    eng_arena_reset(s->keep);
+    eng_val *k = eng_arena_alloc(s->keep, (size_t)(in->n > 0 ? in->n : 1) * sizeof *k);
+    eng_val *v = eng_arena_alloc(s->keep, (size_t)(in->n > 0 ? in->n : 1) * sizeof *v);
     if (!k || !v) {
       rc = eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: map output");
     } else {
+      eng_arena *old = eng_arena_set_current(s->keep);
       udf_enter(s->f.who);
       pk(in->root->data, in->n, k, v);
       udf_leave();
+      eng_arena_set_current(old);
       rc = c->sink->pairs(c->sink, k, v, in->n);
     }
   } else if (s->kind == S_FILTER) {

@@ -579,7 +579,9 @@ static void memory_cache_partition_bigger_than_budget(void **state) {
   int64_t rss = executors_peak_rss(s);
   print_message("executors' peak RSS %.0f MiB with a %.0f MiB budget\n", (double)rss / (1 << 20),
                 (double)BUDGET / (1 << 20));
+#ifndef __SANITIZE_ADDRESS__ /* ASan's shadow memory and quarantine add hundreds of MiB */
   assert_true(rss > 0 && rss < BUDGET + (64 << 20));
+#endif
   assert_executors_intact(s, pids, np);
   eng_session_free(s);
 }
