@@ -277,12 +277,14 @@ static void faults_kill_during_shuffle(void **state) {
     check_sum_by_key(out, n);
     eng_runstats after;
     eng_session_stats(s, &after);
-    print_message("kill %d: pid %d killed %.0f ms into the job, job took %.0f ms (%.0f ms without a kill)\n",
-                  rep, (int)k.pid, k.killed_ms - w.job_start, took, base);
-    /* The kill landed while the job ran, and the driver noticed it. */
+    print_message("kill %d: pid %d killed %.0f ms into the job, job took %.0f ms (%.0f ms without a kill), %ld tasks retried\n",
+                  rep, (int)k.pid, k.killed_ms - w.job_start, took, base, after.task_retries - before.task_retries);
+    /* The kill landed while the job ran, and the driver noticed it. Task
+     * retries are not required: the victim may be between tasks (its map
+     * outputs all fetched already, waiting for the other executor's last
+     * task), and then nothing needs to run again. */
     assert_true(k.killed_ms > 0 && k.killed_ms < w.job_end);
     assert_int_equal(after.executors_lost - before.executors_lost, 1);
-    assert_true(after.task_retries > before.task_retries);
     assert_int_equal(w.nwarn, 1);
     assert_non_null(strstr(w.warn, "ExecutorLost: executor "));
     assert_non_null(strstr(w.warn, "killed by SIGKILL"));
