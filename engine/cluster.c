@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -364,5 +365,37 @@ int eng_local_address_for(const char *host, char *out, size_t cap) {
   if (fd >= 0) close(fd);
   freeaddrinfo(res);
   if (rc < 0) snprintf(out, cap, "127.0.0.1");
+  return rc;
+}
+
+/* ZeroMQ binds to numeric addresses and interface names only; people write
+ * host names (`--host node7`). A name that resolves to loopback (Debian
+ * maps its own host name to 127.0.1.1) would leave the other machines
+ * unable to connect: that gets a warning. */
+int eng_listen_address(const char *host, char *out, size_t cap, const char *who) {
+  struct in_addr a4;
+  struct in6_addr a6;
+  if (strcmp(host, "*") == 0 || inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1 ||
+      if_nametoindex(host) != 0) {
+    snprintf(out, cap, "%s", host);
+    return 0;
+  }
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) {
+    snprintf(out, cap, "%s", host); /* the bind will say what is wrong */
+    return ENG_ERROR;
+  }
+  struct sockaddr_in *sin = (struct sockaddr_in *)res->ai_addr;
+  int rc = inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)cap) ? 0 : ENG_ERROR;
+  if (rc == 0 && (ntohl(sin->sin_addr.s_addr) >> 24) == 127 && strcmp(host, "localhost") != 0)
+    fprintf(stderr,
+            "%s: warning: %s resolves to %s, a loopback address: other machines cannot connect (give "
+            "--host an address they reach)\n",
+            who, host, out);
+  freeaddrinfo(res);
+  if (rc < 0) snprintf(out, cap, "%s", host);
   return rc;
 }

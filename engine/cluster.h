@@ -59,6 +59,11 @@ ENG_API int eng_master_url(const char *url, char *host, size_t cap, int *port, e
  * the others must connect to); "127.0.0.1" for loopback. */
 ENG_API int eng_local_address_for(const char *host, char *out, size_t cap);
 
+/* The address to listen on for a --host value: numeric addresses and
+ * interface names as they are, host names resolved (IPv4); warns on stderr
+ * (prefixed with `who`) when a name resolves to loopback. */
+ENG_API int eng_listen_address(const char *host, char *out, size_t cap, const char *who);
+
 /* Entry points of the cluster processes (ember master / worker / status). */
 ENG_API int eng_master_main(int argc, char **argv);
 ENG_API int eng_worker_main(int argc, char **argv);

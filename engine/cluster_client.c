@@ -4,8 +4,11 @@
  * "app": its driver endpoint, the cores it wants, memory per executor),
  * sends a heartbeat every 500 ms (a silent app is ended by the master), and
  * queues what the master reports: executors lost (their worker died or was
- * cut off). When the master restarts it answers "rereg" and the app
- * registers again under the same id, so its executors carry on.
+ * cut off). It tells the master about executors the driver gave up on
+ * (silent, unreachable), so they are stopped and replaced. When the master
+ * restarts it answers "rereg" and the app registers again under the same
+ * id, so its executors carry on. Nothing is queued for a master that is not
+ * connected (ZMQ_IMMEDIATE): registration is retried until answered.
  *
  * The session thread reads the queue (eng__cclient_take_lost) and asks for
  * the master's status (eng__cclient_status) through an inproc pair; the
@@ -296,6 +299,13 @@ int eng__cclient_take_lost(eng_cclient *c, int *ids, char (*why)[160], int max) 
 }
 
 json_t *eng__cclient_status(eng_cclient *c, int timeout_ms) {
+  /* An answer that came after an earlier call gave up is stale. */
+  for (;;) {
+    eng_msg old;
+    eng_err err;
+    if (eng_msg_recv(c->pair_session, 0, &old, ZMQ_DONTWAIT, &err) < 0) break;
+    eng_msg_close(&old);
+  }
   json_t *req = json_pack("{s:s}", "t", "status");
   eng_msg_send(c->pair_session, NULL, 0, req, NULL, 0, 0, NULL);
   json_decref(req);

@@ -1,11 +1,13 @@
 /* master.c -- `ember master`: the standalone cluster's master.
  *
  * It keeps the list of workers (registration, heartbeats every 500 ms,
- * loss after 3 s of silence), accepts sessions (apps), and grants each app
+ * loss after 3 s of silence, or at once when a worker's connection closes
+ * and it no longer routes), accepts sessions (apps), and grants each app
  * executors on workers, one core each, up to the cores the app asked for.
  * Executors talk to their app's driver directly; the master only places
  * them and tells the app when one is lost (its worker died or vanished from
- * the network, or the process exited), and places replacements.
+ * the network, or the process exited), stops the ones a driver gave up on,
+ * and places replacements.
  *
  * A master restart loses nothing that runs: workers and drivers re-register
  * (listing their executors and app ids) when the new master answers their
@@ -37,6 +39,10 @@
 #define WORKER_TIMEOUT_MS 3000
 #define APP_TIMEOUT_MS 10000
 #define ORPHAN_GRACE_MS 15000
+/* Dead executors and ended apps are remembered this long (a cut-off worker
+ * that comes back is told to stop what it still runs for them), lost
+ * workers are listed this long; then they are forgotten. */
+#define FORGET_MS 600000
 /* After a start, workers re-register (with their executors) within a
  * heartbeat or two; placing executors before would over-grant apps whose
  * executors are not listed yet. */
@@ -61,7 +67,7 @@ typedef struct mapp {
   char driver[512];
   int cores_max;
   int64_t mem;
-  double last, started;
+  double last, started, ended;
   int alive;
   int next_exec;
   int dead[64]; /* executors its driver gave up on (latest registration) */
@@ -171,6 +177,7 @@ static void exec_lost(master *m, mexec *x, const char *why) {
   if (x->state == X_DEAD) return;
   if (x->worker >= 0 && x->worker < m->nw && m->w[x->worker].used > 0) m->w[x->worker].used--;
   x->state = X_DEAD;
+  x->since = now_ms();
   mapp *a = app_by_id(m, x->app);
   mlog("executor %d of app %d lost: %s", x->id, x->app, why);
   if (a && a->alive)
@@ -387,12 +394,14 @@ static void on_app(master *m, eng_msg *msg) {
 static void end_app(master *m, mapp *a, const char *why) {
   if (!a->alive) return;
   a->alive = 0;
+  a->ended = now_ms();
   mlog("app %d (%s) ended: %s", a->id, a->name, why);
   for (int i = 0; i < m->nx; i++) {
     mexec *x = &m->x[i];
     if (x->app != a->id || x->state == X_DEAD) continue;
     if (x->worker >= 0 && x->worker < m->nw && m->w[x->worker].used > 0) m->w[x->worker].used--;
     x->state = X_DEAD;
+    x->since = a->ended;
   }
   for (int i = 0; i < m->nw; i++)
     if (m->w[i].alive)
@@ -405,6 +414,7 @@ static void on_status(master *m, eng_msg *msg) {
   double now = now_ms();
   for (int i = 0; i < m->nw; i++) {
     mworker *w = &m->w[i];
+    if (!w->alive && now - w->last > FORGET_MS) continue;
     json_t *ex = json_array();
     for (int k = 0; k < m->nx; k++)
       if (m->x[k].worker == i && m->x[k].state != X_DEAD)
@@ -474,6 +484,16 @@ static void check_timeouts(master *m) {
               json_pack("{s:s, s:i, s:i}", "t", "kill", "app", x->app, "id", x->id));
     exec_lost(m, x, "its app is gone");
   }
+  /* Forget long-dead executors and long-ended apps (a long-running master
+   * would otherwise keep every one). Nothing holds pointers into them here. */
+  int k = 0;
+  for (int i = 0; i < m->nx; i++)
+    if (m->x[i].state != X_DEAD || now - m->x[i].since < FORGET_MS) m->x[k++] = m->x[i];
+  m->nx = k;
+  k = 0;
+  for (int i = 0; i < m->na; i++)
+    if (m->a[i].alive || now - m->a[i].ended < FORGET_MS) m->a[k++] = m->a[i];
+  m->na = k;
 }
 
 int eng_master_main(int argc, char **argv) {
@@ -519,13 +539,14 @@ int eng_master_main(int argc, char **argv) {
   zmq_setsockopt(m.sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
   eng_secure_server(m.sock, &sec);
   eng_monitor *mon = eng_monitor_start(zctx, m.sock, "master");
-  char ep[300];
-  snprintf(ep, sizeof ep, "tcp://%s:%d", host, port);
+  char addr[256], ep[300];
+  eng_listen_address(host, addr, sizeof addr, "master");
+  snprintf(ep, sizeof ep, "tcp://%s:%d", addr, port);
   if (zmq_bind(m.sock, ep) < 0) {
     fprintf(stderr, "IOError: cannot listen on %s: %s\n", ep, zmq_strerror(errno));
     return 1;
   }
-  mlog("listening on ember://%s:%d", host, port);
+  mlog("listening on ember://%s:%d", addr, port);
   double last_check = now_ms();
   while (!g_stop) {
     zmq_pollitem_t it = {m.sock, 0, ZMQ_POLLIN, 0};

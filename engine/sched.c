@@ -478,8 +478,11 @@ static void executors_lost(job *j) {
     }
     /* Warned in preparing jobs too: the death is handled (and forgotten)
      * here, whichever job noticed it. */
-    eng__warn(s, "ExecutorLost: executor %d (pid %d) %s; %d task%s will run again and lost partitions are recomputed from lineage",
-              e->id, (int)e->pid, e->death, requeued, requeued == 1 ? "" : "s");
+    /* A cluster's executors run on other hosts: their pids mean nothing here. */
+    char pid[32] = "";
+    if (e->pid > 0) snprintf(pid, sizeof pid, " (pid %d)", (int)e->pid);
+    eng__warn(s, "ExecutorLost: executor %d%s %s; %d task%s will run again and lost partitions are recomputed from lineage",
+              e->id, pid, e->death, requeued, requeued == 1 ? "" : "s");
   }
 }
 

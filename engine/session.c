@@ -759,7 +759,7 @@ eng_session *eng_session_new(const eng_conf *conf, eng_err *err) {
     char host[256];
     const char *dh = getenv("EMBER_DRIVER_HOST");
     if (dh && *dh)
-      snprintf(host, sizeof host, "%s", dh);
+      eng_listen_address(dh, host, sizeof host, "driver");
     else
       eng_local_address_for(mhost, host, sizeof host);
     eng_zap_start(s->zctx, &s->secret, "driver");

@@ -6,7 +6,9 @@
  * app's driver, serving blocks on this host), reports executors that exit,
  * and stops an app's executors and removes their files when the app ends.
  * Executors die with their worker (PR_SET_PDEATHSIG), and a worker whose
- * master restarts keeps its executors and registers again.
+ * master restarts keeps its executors and registers again (registration is
+ * retried every 200 ms until acknowledged; nothing is queued for a master
+ * that is not connected, so a restarted one gets no backlog).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -222,7 +224,7 @@ int eng_worker_main(int argc, char **argv) {
   /* Executors listen on the address that reaches the master: loopback for
    * a local master, the host's address otherwise; --host overrides. */
   if (host)
-    snprintf(w.bind_host, sizeof w.bind_host, "%s", host);
+    eng_listen_address(host, w.bind_host, sizeof w.bind_host, "worker");
   else
     eng_local_address_for(mhost, w.bind_host, sizeof w.bind_host);
   snprintf(w.host, sizeof w.host, "%s", w.bind_host);
