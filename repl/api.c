@@ -38,16 +38,52 @@ static void set_site(repl *r, long line) {
   eng_session_set_callsite(r->s, site);
 }
 
-static const char *enter_engine(repl *r) {
+static void raise_interrupted(repl *r) __attribute__((noreturn));
+static void raise_interrupted(repl *r) {
+  eng__raise(ENG_ECANCEL, "Cancelled: interrupted in %s", r->cell_name);
+}
+
+/* Leaves user code for the engine. From here until leave_engine, an
+ * interrupt cancels the engine's job (actions) instead of unwinding the
+ * thread, and is remembered in r->interrupted; one that came before (while
+ * this thread was between user code and the engine) cancels the cell now. */
+static const char *enter_engine(repl *r, int action) {
   const char *u = udf_current();
   udf_leave();
+  r->in_action = action;
   r->in_engine = 1;
+  if (r->interrupted) {
+    r->in_engine = 0;
+    r->in_action = 0;
+    raise_interrupted(r);
+  }
   return u;
 }
 
+/* The engine forgets a cancel request when an action ends, but one that
+ * came just after could stay pending and cancel the next job of a later
+ * cell: an action over no partitions runs no job and drops it. */
+static void forget_cancel(repl *r) {
+  eng_ds *none = eng_empty(r->s);
+  int64_t n;
+  if (none) (void)eng_count(none, &n);
+  eng_session_clear_error(r->s);
+}
+
+/* Back to user code. An interrupt that came while the engine was busy but
+ * did not fail the call (no task was running, or the job ended anyway)
+ * still cancels the cell: the user asked to stop it. Checked after
+ * re-entering user code, so that an interrupt arriving meanwhile either
+ * unwinds the thread or is seen here. */
 static void leave_engine(repl *r, const char *u) {
+  int action = r->in_action;
   r->in_engine = 0;
+  r->in_action = 0;
   udf_enter(u);
+  if (r->interrupted && eng_session_errcode(r->s) != ENG_ECANCEL) {
+    if (action) forget_cancel(r);
+    raise_interrupted(r);
+  }
 }
 
 static void fail(repl *r) __attribute__((noreturn));
@@ -68,11 +104,11 @@ static udf need_udf(udf f, const char *what) {
   return f;
 }
 
-#define CALL(line, expr)                     \
+#define CALL(line, action, expr)             \
   ({                                         \
     repl *r_ = cur();                        \
     set_site(r_, (line));                    \
-    const char *u_ = enter_engine(r_);       \
+    const char *u_ = enter_engine(r_, (action)); \
     __typeof__(expr) x_ = (expr);            \
     leave_engine(r_, u_);                    \
     x_;                                      \
@@ -81,7 +117,7 @@ static udf need_udf(udf f, const char *what) {
 /* A transformation: NULL means failure (the session holds the error). */
 #define TRANSFORM(line, expr)                \
   ({                                         \
-    ds d_ = CALL((line), (expr));            \
+    ds d_ = CALL((line), 0, (expr));         \
     if (!d_) fail(cur());                    \
     d_;                                      \
   })
@@ -89,7 +125,7 @@ static udf need_udf(udf f, const char *what) {
 /* An action returning a code; fails on < 0. */
 #define ACT(line, expr)                      \
   do {                                       \
-    int rc_ = CALL((line), (expr));          \
+    int rc_ = CALL((line), 1, (expr));       \
     if (rc_ < 0) fail(cur());                \
   } while (0)
 
@@ -296,18 +332,17 @@ HOST(bool, eng_repl_is_empty, (long line, ds d)) {
 
 /* ---- share ------------------------------------------------------------------------- */
 
+/* These are quick, but they too run as engine calls: an interrupt must not
+ * unwind the thread out of the middle of the engine's bookkeeping. */
 HOST(val, eng_repl_broadcast, (long line, val v)) {
-  (void)line;
-  return eng_broadcast(cur()->s, v);
+  return CALL(line, 0, eng_broadcast(cur()->s, v));
 }
 HOST(val, eng_repl_accumulator, (long line, val zero)) {
-  (void)line;
-  return eng_accumulator(cur()->s, zero);
+  return CALL(line, 0, eng_accumulator(cur()->s, zero));
 }
 HOST(val, eng_repl_acc_value, (long line, val acc)) {
-  (void)line;
   val out = eng_none();
-  if (eng_acc_value(cur()->s, acc, &out) < 0) fail(cur());
+  if (CALL(line, 0, eng_acc_value(cur()->s, acc, &out)) < 0) fail(cur());
   return out;
 }
 
@@ -342,14 +377,22 @@ HOST(void, eng_repl_show, (long line, ds d, long n)) {
   eng_buf_free(&b);
 }
 
+/* The lineage is formatted and shown with the cancel signal blocked, like
+ * display(): an interrupt unwinds the cell only once the text is freed. */
 HOST(void, eng_repl_explain, (long line, ds d)) {
   (void)line;
   repl *r = cur();
+  ds x = need_ds(d, "explain");
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, UDF_SIG_CANCEL);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
   eng_buf b;
   eng_buf_init(&b);
-  eng_explain(need_ds(d, "explain"), &b);
+  eng_explain(x, &b);
   display(r, eng_buf_cstr(&b), NULL);
   eng_buf_free(&b);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* ---- lambdas -------------------------------------------------------------------------- */
@@ -377,7 +420,7 @@ HOST(udf, eng_repl_lambda, (long id, long ncaps, const val *caps, const int *typ
                          (const char *const *)m->cap_names, ct);
     if (!m->def) eng__raise(ENG_ENOMEM, "MemoryError: lambda");
   }
-  const char *u = enter_engine(r);
+  const char *u = enter_engine(r, 0);
   eng_udf *f = eng_udf_new(r->s, m->def, caps);
   leave_engine(r, u);
   if (!f) fail(r);

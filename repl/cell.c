@@ -100,15 +100,17 @@ static int parse_specs(const repl_toks *t, int i, int end, repl_is_type_fn is_ty
       k++;
       continue;
     }
-    if (!seen_type && is_type && is_type(ctx, repl_tok_ptr(t, k), repl_tok_len(t, k))) {
+    int known = is_type ? is_type(ctx, repl_tok_ptr(t, k), repl_tok_len(t, k)) : 0;
+    if (!seen_type && known > 0) {
       seen_type = 1;
       k++;
       continue;
     }
     /* An unknown identifier followed by a declarator is a type from a
      * header we have not seen: `time_t t;` (two names in a row start no
-     * expression) or `foo_t *p = ...` (a pointer with an initializer). */
-    if (!seen_type && k + 1 < end) {
+     * expression) or `foo_t *p = ...` (a pointer with an initializer). A
+     * name known as a variable is not: `a * b` multiplies. */
+    if (!seen_type && known == 0 && !repl_is_keyword(t, k) && k + 1 < end) {
       int j = k + 1, stars = 0;
       while (j < end && repl_tok_is(t, j, "*")) j++, stars++;
       int after = j + 1;

@@ -49,7 +49,9 @@ typedef struct repl_cell {
 } repl_cell;
 
 /* Names known to be types (typedefs) in this session, for telling
- * declarations from expressions: is_type(ctx, name, len). */
+ * declarations from expressions: is_type(ctx, name, len) is 1 for a type,
+ * -1 for a name known as something else (a variable, a function), 0 for a
+ * name it does not know. */
 typedef int (*repl_is_type_fn)(void *ctx, const char *name, int len);
 
 int repl_cell_split(const char *src, repl_is_type_fn is_type, void *ctx, repl_cell *out);

@@ -68,6 +68,15 @@ static int is_type(void *ctx, const char *name, int len) {
   return 0;
 }
 
+static repl_sym *find_sym(repl *r, const char *name, int len);
+
+/* is_type for the cell splitter: also says which names are known not to be
+ * types (the session's variables and functions). */
+static int split_is_type(void *ctx, const char *name, int len) {
+  if (is_type(ctx, name, len)) return 1;
+  return find_sym(ctx, name, len) ? -1 : 0;
+}
+
 static void add_typename(repl *r, const char *name) {
   for (int i = 0; i < r->ntypes; i++)
     if (strcmp(r->typenames[i], name) == 0) return;
@@ -110,18 +119,76 @@ static int decl_utype(const repl_toks *t, int a, int spec_end, int stars) {
 /* The session's declarations                                               */
 /* ------------------------------------------------------------------------ */
 
-static void hdr_put(repl *r, const char *key, const char *text) {
-  if (key)
-    for (int i = 0; i < r->nhdr; i++)
-      if (r->hdr[i].key && strcmp(r->hdr[i].key, key) == 0) {
-        eng_free(r->hdr[i].text);
-        r->hdr[i].text = eng_strdup(text);
-        return;
+/* Does the list of names `a` ('\n'-separated) share one with list `b`? */
+static int names_overlap(const char *a, const char *b) {
+  for (const char *p = a; *p;) {
+    size_t n = strcspn(p, "\n");
+    for (const char *q = b; *q;) {
+      size_t m = strcspn(q, "\n");
+      if (n && n == m && memcmp(p, q, n) == 0) return 1;
+      q += m;
+      if (*q) q++;
+    }
+    p += n;
+    if (*p) p++;
+  }
+  return 0;
+}
+
+static void hdr_remove(repl *r, int i) {
+  eng_free(r->hdr[i].key);
+  eng_free(r->hdr[i].text);
+  memmove(&r->hdr[i], &r->hdr[i + 1], (size_t)(r->nhdr - i - 1) * sizeof *r->hdr);
+  r->nhdr--;
+}
+
+static void sym_free(repl_sym *s);
+
+/* Puts a declaration into the session header. `key` lists the names it
+ * defines ('\n'-separated: "point", "struct node", an enum's constants, a
+ * macro's name); the first entry defining one of them is replaced in place
+ * and any other such entry dropped, so a name defined again is never a
+ * redefinition. Session variables and functions of those names are
+ * forgotten too (a later cell sees the new meaning), unless the entry only
+ * declares (decl_only: a prototype of a function defined later). */
+static void hdr_put(repl *r, const char *key, const char *text, int decl_only) {
+  if (key && *key) {
+    int at = -1;
+    for (int i = 0; i < r->nhdr; i++) {
+      if (!r->hdr[i].key || !names_overlap(r->hdr[i].key, key)) continue;
+      if (at < 0) {
+        at = i;
+      } else {
+        hdr_remove(r, i);
+        i--;
       }
+    }
+    if (!decl_only)
+      for (int i = 0; i < r->nsyms; i++) {
+        if (!names_overlap(r->syms[i].name, key)) continue;
+        sym_free(&r->syms[i]);
+        memmove(&r->syms[i], &r->syms[i + 1], (size_t)(r->nsyms - i - 1) * sizeof *r->syms);
+        r->nsyms--;
+        i--;
+      }
+    if (at >= 0) {
+      eng_free(r->hdr[at].key);
+      eng_free(r->hdr[at].text);
+      r->hdr[at].key = eng_strdup(key);
+      r->hdr[at].text = eng_strdup(text);
+      return;
+    }
+  }
   if (grow((void **)&r->hdr, &r->caphdr, r->nhdr, sizeof *r->hdr) < 0) return;
-  r->hdr[r->nhdr].key = key ? eng_strdup(key) : NULL;
+  r->hdr[r->nhdr].key = key && *key ? eng_strdup(key) : NULL;
   r->hdr[r->nhdr].text = eng_strdup(text);
   r->nhdr++;
+}
+
+static int is_typename(repl *r, const char *name) {
+  for (int i = 0; i < r->ntypes; i++)
+    if (strcmp(r->typenames[i], name) == 0) return 1;
+  return 0;
 }
 
 static void sym_free(repl_sym *s) {
@@ -132,7 +199,16 @@ static void sym_free(repl_sym *s) {
   eng_free(s->uses);
 }
 
+/* The entry of a session variable or function `name`, replacing an older
+ * one. A macro, enum constant or prototype of that name in the session
+ * header goes (a typedef stays: the cell splitter knows it as a type). */
 static repl_sym *sym_put(repl *r, const char *name) {
+  if (!is_typename(r, name))
+    for (int i = 0; i < r->nhdr; i++)
+      if (r->hdr[i].key && names_overlap(r->hdr[i].key, name)) {
+        hdr_remove(r, i);
+        i--;
+      }
   for (int i = 0; i < r->nsyms; i++)
     if (strcmp(r->syms[i].name, name) == 0) {
       sym_free(&r->syms[i]);
@@ -162,6 +238,15 @@ typedef struct gen {
   int ndefined, capdefined;
   eng_buf file, body;
   int show_final;    /* wrap the last expression in EMBER_SHOW */
+  /* Per item: a type hoisted out of a variable declaration (hoist_type). */
+  char **hoist;
+  int *hoist_a, *hoist_z;
+  /* Per token: an earlier cell's variable read through a pointer
+   * (plan_indirect); the names, for the pointers' definitions. */
+  unsigned char *ind;
+  char **ind_names;
+  int nind, capind;
+  int no_ind; /* emit_range writes tokens as they are (shipped sources) */
   eng_err err;
 } gen;
 
@@ -188,6 +273,10 @@ static void emit_range(gen *g, eng_buf *b, int a, int z, int (*skip)(const repl_
     }
     if (skip && skip(t, k)) {
       eng_buf_append(b, t->src + pos, (size_t)(t->t[k].start - pos));
+      pos = t->t[k].end;
+    } else if (g->ind && g->ind[k] && !g->no_ind) {
+      eng_buf_append(b, t->src + pos, (size_t)(t->t[k].start - pos));
+      eng_buf_printf(b, "(*__ember_gv_%.*s)", repl_tok_len(t, k), repl_tok_ptr(t, k));
       pos = t->t[k].end;
     }
   }
@@ -248,8 +337,9 @@ static int brace_count(const repl_toks *t, int a, int z) {
 }
 
 /* One declarator of a variable declaration: a global, its initialization
- * in the cell body, and its extern declaration for later cells. */
-static void gen_var(gen *g, repl_item *it, repl_declarator *d) {
+ * in the cell body, and its extern declaration for later cells. Item
+ * `index`'s specifiers may stand for a hoisted type (hoist_type). */
+static void gen_var(gen *g, repl_item *it, int index, repl_declarator *d) {
   const repl_toks *t = g->t;
   repl *r = g->r;
   if (d->name < 0) return;
@@ -257,20 +347,32 @@ static void gen_var(gen *g, repl_item *it, repl_declarator *d) {
   int decl_end = d->eq >= 0 ? d->eq : d->t1;
   int has_init = d->eq >= 0 && d->eq + 1 < d->t1;
   int init0 = d->eq + 1, init1 = d->t1;
-  int keep_init = has_init && constant_init(t, init0, init1);
   int brace = has_init && repl_tok_is(t, init0, "{");
+  int stars = 0, array = 0;
+  for (int k = d->t0; k < decl_end; k++) {
+    stars += repl_tok_is(t, k, "*");
+    array |= repl_tok_is(t, k, "[") || repl_tok_is(t, k, "(");
+  }
+  int utype = g->hoist[index] ? -1 : decl_utype(t, it->t0, it->spec_end, stars);
+  /* A str from a string literal, a char * or a val (SPEC 4): converted by
+   * EMBER_S at run time. */
+  int to_str = has_init && !brace && !array && utype == UDF_STR;
+  int keep_init = has_init && !to_str && constant_init(t, init0, init1);
   /* Specifiers and declarator text. */
   eng_buf specs, decl;
   eng_buf_init(&specs);
   eng_buf_init(&decl);
   for (int k = it->t0; k < it->spec_end; k++) {
+    if (g->hoist[index] && k == g->hoist_a[index]) {
+      eng_buf_printf(&specs, "%s ", g->hoist[index]);
+      k = g->hoist_z[index] - 1;
+      continue;
+    }
     if (skip_storage(t, k) || (!keep_init && repl_tok_is(t, k, "const"))) continue;
     eng_buf_append(&specs, repl_tok_ptr(t, k), (size_t)repl_tok_len(t, k));
     eng_buf_putc(&specs, ' ');
   }
-  int stars = 0;
   for (int k = d->t0; k < decl_end; k++) {
-    if (repl_tok_is(t, k, "*")) stars++;
     /* int a[] = {..} with a non-constant initializer needs its size. */
     if (repl_tok_is(t, k, "[") && repl_tok_is(t, k + 1, "]") && has_init && !keep_init) {
       eng_buf_printf(&decl, "[%d]", brace ? brace_count(t, init0, init1) : 1);
@@ -286,8 +388,10 @@ static void gen_var(gen *g, repl_item *it, repl_declarator *d) {
   if (keep_init) {
     eng_buf_puts(&g->file, "= ");
     emit_range(g, &g->file, init0, init1, NULL);
+  } else if (d->eq >= 0 && !has_init) {
+    eng_buf_puts(&g->file, "= "); /* `long b = ;` is the compiler's error to report */
   }
-  eng_buf_puts(&g->file, ";\n");
+  eng_buf_puts(&g->file, "; ;\n");
   if (has_init && !keep_init) {
     line_dir(&g->body, t->t[init0].line, r->cell_name);
     if (brace) {
@@ -311,7 +415,7 @@ static void gen_var(gen *g, repl_item *it, repl_declarator *d) {
       emit_range(g, &g->body, init0, init1, NULL);
       eng_buf_printf(&g->body, "; memcpy(&%s, &__ember_tmp, sizeof %s); }\n", name, name);
     } else {
-      eng_buf_printf(&g->body, "%s = (", name);
+      eng_buf_printf(&g->body, "%s = %s(", name, to_str ? "EMBER_S" : "");
       emit_range(g, &g->body, init0, init1, NULL);
       eng_buf_puts(&g->body, ");\n");
     }
@@ -324,7 +428,7 @@ static void gen_var(gen *g, repl_item *it, repl_declarator *d) {
     eng_buf_init(&ex);
     eng_buf_printf(&ex, "extern %s%s;", eng_buf_cstr(&specs), eng_buf_cstr(&decl));
     s->decl = eng_buf_take(&ex, NULL);
-    s->utype = decl_utype(t, it->t0, it->spec_end, stars);
+    s->utype = utype;
     s->cell = r->cell;
     s->line = t->t[d->t0].line;
     s->addr = NULL; /* set once compiled */
@@ -339,12 +443,18 @@ static void gen_func(gen *g, repl_item *it) {
   const repl_toks *t = g->t;
   repl *r = g->r;
   char *name = tok_dup(t, it->name);
+  line_dir(&g->file, it->line, r->cell_name);
+  emit_range(g, &g->file, it->t0, it->t1, skip_storage);
+  eng_buf_puts(&g->file, " ;\n");
+  /* The source shipped with lambdas names variables as written: executors
+   * have none of the session's variables anyway. */
   eng_buf fn;
   eng_buf_init(&fn);
   line_dir(&fn, it->line, r->cell_name);
+  g->no_ind = 1;
   emit_range(g, &fn, it->t0, it->t1, skip_storage);
+  g->no_ind = 0;
   eng_buf_putc(&fn, '\n');
-  eng_buf_append(&g->file, fn.data, fn.len);
   define_name(g, name);
   repl_sym *s = sym_put(r, name);
   if (s) {
@@ -352,7 +462,9 @@ static void gen_func(gen *g, repl_item *it) {
     eng_buf proto;
     eng_buf_init(&proto);
     line_dir(&proto, it->line, r->cell_name);
+    g->no_ind = 1;
     emit_range(g, &proto, it->t0, it->body, skip_storage);
+    g->no_ind = 0;
     eng_buf_puts(&proto, ";");
     s->decl = eng_buf_take(&proto, NULL);
     s->src = eng_buf_take(&fn, NULL);
@@ -372,6 +484,284 @@ static void gen_func(gen *g, repl_item *it) {
   }
   eng_buf_free(&fn);
   eng_free(name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Earlier cells' variables, through pointers                               */
+/* ------------------------------------------------------------------------ */
+
+/* Why: a cell reaches earlier cells' variables as externs whose addresses
+ * are given to libtcc (tcc_add_symbol). libtcc 0.9.27 lets floating-point
+ * instructions read such an extern straight from memory with a PC-relative
+ * operand, and sends PC-relative references to those symbols through a PLT
+ * stub: `x + d` read the stub's code as the double d. Loads through a
+ * pointer held in a register are right, so a cell reads each earlier
+ * variable it uses as (*__ember_gv_NAME), a static pointer to it defined in
+ * the cell.
+ *
+ * The rewriting is token-level, without C's scopes, so it stays away from
+ * any name the cell might also declare (a local, a parameter, a member, an
+ * enum constant, a label, a macro): such a name keeps the plain extern.
+ * Member names after '.' and '->' are left as they are, and so are the
+ * cell's header items and prototypes. */
+
+static const char *const c_type_words[] = {
+    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool",
+    "bool", "const", "volatile", "restrict", "__restrict", "static", "extern", "register",
+    "auto", "typedef", "inline", "_Complex", "_Thread_local", "struct", "union", "enum", NULL,
+};
+
+/* Names before which an identifier is an operand, not a declarator. */
+static const char *const c_expr_words[] = {
+    "return", "sizeof", "case", "else", "do", "_Alignof", "__alignof__", NULL,
+};
+
+static int tok_in(const repl_toks *t, int k, const char *const *words) {
+  for (int i = 0; words[i]; i++)
+    if (repl_tok_is(t, k, words[i])) return 1;
+  return 0;
+}
+
+/* A type name: a keyword of one, a typedef of the session or a builtin one
+ * (is_type), or a tag after struct/union/enum. */
+static int type_word(gen *g, int k) {
+  const repl_toks *t = g->t;
+  if (t->t[k].kind != TK_IDENT) return 0;
+  if (tok_in(t, k, c_type_words)) return 1;
+  if (is_type(g->r, repl_tok_ptr(t, k), repl_tok_len(t, k))) return 1;
+  return k > 0 && (repl_tok_is(t, k - 1, "struct") || repl_tok_is(t, k - 1, "union") ||
+                   repl_tok_is(t, k - 1, "enum"));
+}
+
+/* The bracket opening the one that closes at k, searching back to lo. */
+static int match_back(const repl_toks *t, int k, int lo) {
+  char c = repl_tok_ptr(t, k)[0], o = c == ')' ? '(' : c == ']' ? '[' : '{';
+  int depth = 0;
+  for (int j = k; j >= lo; j--) {
+    if (t->t[j].kind != TK_PUNCT || repl_tok_len(t, j) != 1) continue;
+    char x = repl_tok_ptr(t, j)[0];
+    if (x == c) depth++;
+    if (x == o && --depth == 0) return j;
+  }
+  return -1;
+}
+
+/* Does '}' at k close a struct/union/enum body (`struct {...} NAME`)? */
+static int closes_tag_body(const repl_toks *t, int k, int lo) {
+  int o = match_back(t, k, lo);
+  if (o <= lo) return 0;
+  int j = o - 1;
+  if (t->t[j].kind == TK_IDENT && j > lo && !tok_in(t, j, c_type_words)) j--;
+  return repl_tok_is(t, j, "struct") || repl_tok_is(t, j, "union") || repl_tok_is(t, j, "enum");
+}
+
+/* Does ')' at k end __typeof__(...) or an attribute (a declarator follows)? */
+static int closes_typeof(const repl_toks *t, int k, int lo) {
+  int o = match_back(t, k, lo);
+  if (o <= lo) return 0;
+  return repl_tok_is(t, o - 1, "typeof") || repl_tok_is(t, o - 1, "__typeof__") ||
+         repl_tok_is(t, o - 1, "__typeof") || repl_tok_is(t, o - 1, "__attribute__") ||
+         repl_tok_is(t, o - 1, "_Alignas");
+}
+
+typedef struct names_seen {
+  const char **p;
+  int *len;
+  int n, cap;
+} names_seen;
+
+static int seen_has(const names_seen *s, const char *p, int len) {
+  for (int i = 0; i < s->n; i++)
+    if (s->len[i] == len && memcmp(s->p[i], p, (size_t)len) == 0) return 1;
+  return 0;
+}
+
+static void seen_add(names_seen *s, const char *p, int len) {
+  if (seen_has(s, p, len)) return;
+  if (s->n == s->cap) {
+    int cap = s->cap ? s->cap * 2 : 16;
+    const char **np = eng_realloc((void *)s->p, (size_t)cap * sizeof *np);
+    if (np) s->p = np;
+    int *nl = eng_realloc(s->len, (size_t)cap * sizeof *nl);
+    if (nl) s->len = nl;
+    if (!np || !nl) return;
+    s->cap = cap;
+  }
+  s->p[s->n] = p;
+  s->len[s->n++] = len;
+}
+
+/* Is the identifier at k known as a variable (a session variable, or one
+ * the cell declares with a type keyword), so that `k * NAME` multiplies? */
+static int known_var(gen *g, const names_seen *locals, int k) {
+  const repl_toks *t = g->t;
+  if (t->t[k].kind != TK_IDENT) return 0;
+  repl_sym *s = find_sym(g->r, repl_tok_ptr(t, k), repl_tok_len(t, k));
+  return (s && s->kind == SYM_VAR) || seen_has(locals, repl_tok_ptr(t, k), repl_tok_len(t, k));
+}
+
+/* Is token c, a ',' in [lo, c), inside a declaration's list of declarators
+ * (`double a, NAME`), an enum body or a parameter list? */
+static int comma_declares(gen *g, const names_seen *locals, int c, int lo) {
+  const repl_toks *t = g->t;
+  int j = c - 1;
+  for (; j >= lo; j--) {
+    if (repl_tok_is(t, j, ")") || repl_tok_is(t, j, "]") || repl_tok_is(t, j, "}")) {
+      int o = match_back(t, j, lo);
+      if (o < 0) return 1;
+      j = o;
+      continue;
+    }
+    if (repl_tok_is(t, j, ";") || repl_tok_is(t, j, "(") || repl_tok_is(t, j, "[") || repl_tok_is(t, j, "{"))
+      break;
+  }
+  if (j >= lo && repl_tok_is(t, j, "{")) {
+    int k = j - 1;
+    if (k >= lo && t->t[k].kind == TK_IDENT && !repl_tok_is(t, k, "enum")) k--;
+    if (k >= lo && repl_tok_is(t, k, "enum")) return 1;
+  }
+  int s0 = j + 1;
+  if (s0 >= c) return 0;
+  if (type_word(g, s0)) return 1;
+  if (t->t[s0].kind == TK_IDENT && !tok_in(t, s0, c_expr_words)) {
+    if (s0 + 1 < c && t->t[s0 + 1].kind == TK_IDENT) return 1; /* `time_t a, NAME` */
+    if (s0 + 1 < c && repl_tok_is(t, s0 + 1, "*") && !known_var(g, locals, s0)) return 1;
+  }
+  return 0;
+}
+
+/* Could the identifier at k, in tokens [lo, hi), be declared there (or be
+ * a label, or a macro's call) rather than used? Errs towards yes. */
+static int may_declare(gen *g, const names_seen *locals, int k, int lo, int hi) {
+  const repl_toks *t = g->t;
+  if (k + 1 < hi && (repl_tok_is(t, k + 1, ":") || repl_tok_is(t, k + 1, "("))) return 1;
+  if (k == lo) return 0;
+  int p = k - 1;
+  if (t->t[p].kind == TK_IDENT) return !tok_in(t, p, c_expr_words);
+  if (repl_tok_is(t, p, "}")) return closes_tag_body(t, p, lo);
+  int j = p, star = 0;
+  while (j >= lo && (repl_tok_is(t, j, "*") || repl_tok_is(t, j, "(") || repl_tok_is(t, j, "const") ||
+                     repl_tok_is(t, j, "volatile") || repl_tok_is(t, j, "restrict"))) {
+    star |= repl_tok_is(t, j, "*");
+    j--;
+  }
+  if (j < lo) return 0;
+  if (j < p) { /* crossed stars, parentheses or qualifiers */
+    if (t->t[j].kind == TK_IDENT) {
+      if (tok_in(t, j, c_expr_words)) return 0;
+      if (j > lo && (repl_tok_is(t, j - 1, ".") || repl_tok_is(t, j - 1, "->"))) return 0; /* p.b * NAME */
+      if (type_word(g, j)) return 1;
+      return star && !known_var(g, locals, j);
+    }
+    if (repl_tok_is(t, j, "}")) return closes_tag_body(t, j, lo);
+    if (repl_tok_is(t, j, ")")) return closes_typeof(t, j, lo);
+    if (repl_tok_is(t, j, ",")) return comma_declares(g, locals, j, lo);
+    return 0;
+  }
+  if (repl_tok_is(t, p, ")")) return closes_typeof(t, p, lo);
+  if (repl_tok_is(t, p, ",") || repl_tok_is(t, p, "{")) return comma_declares(g, locals, k, lo);
+  return 0;
+}
+
+/* The tokens of the cell's code that may read earlier variables: the
+ * bodies (and parameters) of functions, statements, the last expression,
+ * and variables' initializers; not inside lambdas (their bodies become UDF
+ * sources). 1 code, 0 other (header items, declarators), -1 in a lambda. */
+static int token_context(gen *g, const repl_item *it, int k) {
+  for (int j = 0; j < g->nlams; j++)
+    if (k >= g->lams[j].t0 && k < g->lams[j].t1) return -1;
+  switch (it->kind) {
+    case IT_FUNC:
+    case IT_STMT:
+    case IT_EXPR: return 1;
+    case IT_VAR:
+      for (int d = 0; d < it->ndecl; d++)
+        if (it->decl[d].eq >= 0 && k > it->decl[d].eq && k < it->decl[d].t1) return 1;
+      return 0;
+    default: return 0;
+  }
+}
+
+/* Decides which tokens of the cell read an earlier cell's variable through
+ * its pointer (g->ind) and which pointers the cell defines (g->ind_names). */
+static int plan_indirect(gen *g) {
+  const repl_toks *t = g->t;
+  repl *r = g->r;
+  repl_cell *c = g->c;
+  int any = 0;
+  for (int i = 0; i < r->nsyms && !any; i++) any = r->syms[i].kind == SYM_VAR && r->syms[i].addr;
+  if (!any || t->n == 0) return 0;
+  g->ind = eng_calloc((size_t)t->n, 1);
+  if (!g->ind) return eng_err_set(&g->err, ENG_ENOMEM, "MemoryError: cell");
+  /* Names the cell declares with a type keyword: variables for known_var. */
+  names_seen locals = {0}, unsafe = {0};
+  for (int i = 0; i < c->n; i++) {
+    repl_item *it = &c->items[i];
+    for (int k = it->t0; k < it->t1; k++) {
+      if (t->t[k].kind != TK_IDENT || k == it->t0) continue;
+      int j = k - 1;
+      while (j > it->t0 && (repl_tok_is(t, j, "*") || repl_tok_is(t, j, "const"))) j--;
+      if (type_word(g, j) && !tok_in(t, k, c_type_words)) seen_add(&locals, repl_tok_ptr(t, k), repl_tok_len(t, k));
+    }
+  }
+  /* Names the cell's macros define or undefine are the preprocessor's. */
+  for (int i = 0; i < c->n; i++) {
+    repl_item *it = &c->items[i];
+    if (it->kind != IT_PP) continue;
+    const char *p = repl_tok_ptr(t, it->t0), *e = p + repl_tok_len(t, it->t0);
+    p++;
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    if (!((e - p > 6 && strncmp(p, "define", 6) == 0) || (e - p > 5 && strncmp(p, "undef", 5) == 0))) continue;
+    while (p < e && isalpha((unsigned char)*p)) p++;
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    const char *q = p;
+    while (q < e && (isalnum((unsigned char)*q) || *q == '_')) q++;
+    if (q > p) seen_add(&unsafe, p, (int)(q - p));
+  }
+  for (int i = 0; i < c->n; i++) {
+    repl_item *it = &c->items[i];
+    for (int k = it->t0; k < it->t1; k++) {
+      if (t->t[k].kind != TK_IDENT) continue;
+      const char *p = repl_tok_ptr(t, k);
+      int len = repl_tok_len(t, k);
+      repl_sym *s = find_sym(r, p, len);
+      if (!s || s->kind != SYM_VAR || !s->addr) continue;
+      int ctx = token_context(g, it, k);
+      if (ctx < 0) continue;
+      if (k > it->t0 && (repl_tok_is(t, k - 1, ".") || repl_tok_is(t, k - 1, "->"))) continue;
+      if (ctx == 0 || may_declare(g, &locals, k, it->t0, it->t1)) {
+        seen_add(&unsafe, p, len);
+        continue;
+      }
+      g->ind[k] = 1;
+    }
+  }
+  /* Unsafe names keep their plain extern everywhere in the cell; a name
+   * that is also a macro of the session header is the preprocessor's. */
+  for (int k = 0; k < t->n; k++) {
+    if (!g->ind[k]) continue;
+    const char *p = repl_tok_ptr(t, k);
+    int len = repl_tok_len(t, k);
+    int macro = 0;
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", len, p);
+    for (int i = 0; i < r->nhdr && !macro; i++)
+      macro = r->hdr[i].key && names_overlap(r->hdr[i].key, name) && strstr(r->hdr[i].text, "#define") != NULL;
+    if (macro || seen_has(&unsafe, p, len)) {
+      g->ind[k] = 0;
+      continue;
+    }
+    int known = 0;
+    for (int i = 0; i < g->nind && !known; i++) known = strcmp(g->ind_names[i], name) == 0;
+    if (known) continue;
+    if (grow((void **)&g->ind_names, &g->capind, g->nind, sizeof *g->ind_names) < 0) break;
+    g->ind_names[g->nind++] = eng_strdup(name);
+  }
+  eng_free((void *)locals.p);
+  eng_free(locals.len);
+  eng_free((void *)unsafe.p);
+  eng_free(unsafe.len);
+  return 0;
 }
 
 /* Adds function `name` (and what it uses) to the UDF source, once. */
@@ -443,18 +833,114 @@ static int register_lambda(gen *g, int j) {
   return 0;
 }
 
-/* The name a type item defines ("point", "struct node"), or NULL. */
-static char *type_key(const repl_toks *t, repl_item *it) {
-  if (repl_tok_is(t, it->t0, "typedef")) {
-    if (it->ndecl > 0 && it->decl[it->ndecl - 1].name >= 0) return tok_dup(t, it->decl[it->ndecl - 1].name);
-    return NULL;
+static void key_add(eng_buf *key, const char *p, size_t n) {
+  if (key->len) eng_buf_putc(key, '\n');
+  eng_buf_append(key, p, n);
+}
+
+/* The names tokens [a, z) of a type definition define, into key: tags
+ * of struct/union/enum bodies ("struct node"; a tag alone declares nothing
+ * new) and the constants of enum bodies. */
+static void type_names(const repl_toks *t, int a, int z, eng_buf *key) {
+  for (int k = a; k < z; k++) {
+    int is_enum = repl_tok_is(t, k, "enum");
+    if (!is_enum && !repl_tok_is(t, k, "struct") && !repl_tok_is(t, k, "union")) continue;
+    int open = k + 1;
+    if (open < z && t->t[open].kind == TK_IDENT) open++;
+    if (open >= z || !repl_tok_is(t, open, "{")) continue;
+    if (open == k + 2) {
+      char buf[256];
+      int n = snprintf(buf, sizeof buf, "%.*s %.*s", repl_tok_len(t, k), repl_tok_ptr(t, k),
+                       repl_tok_len(t, k + 1), repl_tok_ptr(t, k + 1));
+      key_add(key, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    }
+    if (!is_enum) continue;
+    int depth = 0;
+    for (int j = open; j < z; j++) {
+      if (repl_tok_is(t, j, "{") || repl_tok_is(t, j, "(") || repl_tok_is(t, j, "[")) depth++;
+      else if (repl_tok_is(t, j, "}") || repl_tok_is(t, j, ")") || repl_tok_is(t, j, "]")) {
+        if (--depth == 0) break;
+      } else if (depth == 1 && t->t[j].kind == TK_IDENT &&
+                 (repl_tok_is(t, j - 1, "{") || repl_tok_is(t, j - 1, ","))) {
+        key_add(key, repl_tok_ptr(t, j), (size_t)repl_tok_len(t, j));
+      }
+    }
   }
-  if ((repl_tok_is(t, it->t0, "struct") || repl_tok_is(t, it->t0, "union") ||
-       repl_tok_is(t, it->t0, "enum")) && t->t[it->t0 + 1].kind == TK_IDENT) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%.*s %.*s", repl_tok_len(t, it->t0), repl_tok_ptr(t, it->t0),
-             repl_tok_len(t, it->t0 + 1), repl_tok_ptr(t, it->t0 + 1));
-    return eng_strdup(buf);
+}
+
+/* The names a header item defines, '\n'-separated (see hdr_put): a
+ * macro's name, an #include's text (so including again adds nothing),
+ * typedef names, tags and enum constants, a prototype's name. */
+static void item_key(const repl_toks *t, repl_item *it, eng_buf *key) {
+  if (it->kind == IT_PP) {
+    const char *p = repl_tok_ptr(t, it->t0), *e = p + repl_tok_len(t, it->t0);
+    p++; /* '#' */
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    if (e - p > 7 && strncmp(p, "define", 6) == 0 && (p[6] == ' ' || p[6] == '\t')) {
+      p += 7;
+      while (p < e && (*p == ' ' || *p == '\t')) p++;
+      const char *q = p;
+      while (q < e && (isalnum((unsigned char)*q) || *q == '_')) q++;
+      key_add(key, p, (size_t)(q - p));
+    } else if (e - p > 7 && strncmp(p, "include", 7) == 0) {
+      while (e > p && isspace((unsigned char)e[-1])) e--;
+      key_add(key, "#", 1);
+      eng_buf_append(key, p, (size_t)(e - p));
+    }
+    return;
+  }
+  if (it->kind == IT_DECL && it->name >= 0) {
+    key_add(key, repl_tok_ptr(t, it->name), (size_t)repl_tok_len(t, it->name));
+    return;
+  }
+  if (it->kind == IT_DECL || repl_tok_is(t, it->t0, "typedef"))
+    for (int d = 0; d < it->ndecl; d++)
+      if (it->decl[d].name >= 0)
+        key_add(key, repl_tok_ptr(t, it->decl[d].name), (size_t)repl_tok_len(t, it->decl[d].name));
+  if (it->kind == IT_TYPE) type_names(t, it->t0, it->t1, key);
+}
+
+/* A variable declaration whose specifiers define a struct, union or enum
+ * (`struct P { long a; } p1, p2;`): the type goes to the session header on
+ * its own -- anonymous ones get a tag -- and the declarators use its name,
+ * so each declarator and each later cell does not define it again. Returns
+ * the replacement ("struct P") and the tokens [*out_a, *out_z) it stands
+ * for, or NULL. */
+static char *hoist_type(gen *g, repl_item *it, int index, int *out_a, int *out_z) {
+  const repl_toks *t = g->t;
+  for (int k = it->t0; k < it->spec_end; k++) {
+    if (!repl_tok_is(t, k, "struct") && !repl_tok_is(t, k, "union") && !repl_tok_is(t, k, "enum")) continue;
+    int tagged = k + 1 < it->spec_end && t->t[k + 1].kind == TK_IDENT;
+    int open = k + 1 + tagged;
+    if (open >= it->spec_end || !repl_tok_is(t, open, "{")) continue;
+    int close = open, depth = 0;
+    for (; close < it->spec_end; close++) {
+      if (repl_tok_is(t, close, "{")) depth++;
+      if (repl_tok_is(t, close, "}") && --depth == 0) break;
+    }
+    if (close >= it->spec_end) return NULL;
+    char spec[256];
+    if (tagged)
+      snprintf(spec, sizeof spec, "%.*s %.*s", repl_tok_len(t, k), repl_tok_ptr(t, k), repl_tok_len(t, k + 1),
+               repl_tok_ptr(t, k + 1));
+    else
+      snprintf(spec, sizeof spec, "%.*s __ember_anon_%d_%d", repl_tok_len(t, k), repl_tok_ptr(t, k),
+               g->r->cell, index);
+    eng_buf text, key;
+    eng_buf_init(&text);
+    eng_buf_init(&key);
+    line_dir(&text, t->t[k].line, g->r->cell_name);
+    eng_buf_printf(&text, "%s ", spec);
+    emit_range(g, &text, open, close + 1, NULL);
+    eng_buf_puts(&text, "; ;\n");
+    if (tagged) key_add(&key, spec, strlen(spec));
+    type_names(t, k, close + 1, &key);
+    hdr_put(g->r, eng_buf_cstr(&key), eng_buf_cstr(&text), 0);
+    eng_buf_free(&text);
+    eng_buf_free(&key);
+    *out_a = k;
+    *out_z = close + 1;
+    return eng_strdup(spec);
   }
   return NULL;
 }
@@ -499,18 +985,26 @@ static int generate(gen *g) {
   }
   /* Declarations of this cell go to the session header (types, macros,
    * prototypes) before the functions that may need them. */
+  g->hoist = eng_calloc((size_t)c->n + 1, sizeof *g->hoist);
+  g->hoist_a = eng_calloc((size_t)c->n + 1, sizeof *g->hoist_a);
+  g->hoist_z = eng_calloc((size_t)c->n + 1, sizeof *g->hoist_z);
+  if (!g->hoist || !g->hoist_a || !g->hoist_z) return eng_err_set(&g->err, ENG_ENOMEM, "MemoryError: cell");
   eng_buf own;
   eng_buf_init(&own);
   for (int i = 0; i < c->n; i++) {
     repl_item *it = &c->items[i];
+    if (it->kind == IT_VAR) g->hoist[i] = hoist_type(g, it, i, &g->hoist_a[i], &g->hoist_z[i]);
     if (it->kind != IT_PP && it->kind != IT_TYPE && it->kind != IT_DECL) continue;
     if (it->kind == IT_PP && is_ember_include(t, it->t0)) continue; /* already included */
-    eng_buf text;
+    eng_buf text, key;
     eng_buf_init(&text);
+    eng_buf_init(&key);
     line_dir(&text, it->line, r->cell_name);
     emit_range(g, &text, it->t0, it->t1, NULL);
-    eng_buf_putc(&text, '\n');
-    char *key = it->kind == IT_TYPE ? type_key(t, it) : NULL;
+    /* A second ';' on the same line: tcc names the line of the token after
+     * an error, which should be this one (see end_item). */
+    eng_buf_puts(&text, it->kind == IT_PP ? "\n" : " ;\n");
+    item_key(t, it, &key);
     if (it->kind == IT_TYPE && repl_tok_is(t, it->t0, "typedef"))
       for (int d = 0; d < it->ndecl; d++)
         if (it->decl[d].name >= 0) {
@@ -519,25 +1013,33 @@ static int generate(gen *g) {
           eng_free(tn);
         }
     eng_buf_append(&own, text.data, text.len);
-    hdr_put(r, key, eng_buf_cstr(&text));
-    eng_free(key);
+    hdr_put(r, eng_buf_cstr(&key), eng_buf_cstr(&text), it->kind == IT_DECL);
+    eng_buf_free(&key);
     eng_buf_free(&text);
   }
   for (int j = 0; j < g->nlams; j++) ENG_TRY(register_lambda(g, j));
-  /* Globals and functions; statements into the body. */
+  if (plan_indirect(g) < 0) {
+    eng_buf_free(&own);
+    return g->err.code;
+  }
+  /* Globals and functions; statements into the body. Each item ends with
+   * a second ';' on its last line: tcc reports a syntax error at the line
+   * of the token after it, which is then still the item's. */
   eng_buf protos;
   eng_buf_init(&protos);
   for (int i = 0; i < c->n; i++) {
     repl_item *it = &c->items[i];
     switch (it->kind) {
       case IT_VAR:
-        for (int d = 0; d < it->ndecl; d++) gen_var(g, it, &it->decl[d]);
+        for (int d = 0; d < it->ndecl; d++) gen_var(g, it, i, &it->decl[d]);
         break;
       case IT_FUNC: {
         eng_buf one;
         eng_buf_init(&one);
         line_dir(&one, it->line, r->cell_name);
+        g->no_ind = 1;
         emit_range(g, &one, it->t0, it->body, skip_storage);
+        g->no_ind = 0;
         eng_buf_puts(&one, ";\n");
         eng_buf_append(&protos, one.data, one.len);
         eng_buf_free(&one);
@@ -547,17 +1049,17 @@ static int generate(gen *g) {
       case IT_STMT:
         line_dir(&g->body, it->line, r->cell_name);
         emit_range(g, &g->body, it->t0, it->t1, NULL);
-        eng_buf_putc(&g->body, '\n');
+        eng_buf_puts(&g->body, " ;\n");
         break;
       case IT_EXPR:
         line_dir(&g->body, it->line, r->cell_name);
         if (g->show_final && i == c->n - 1) {
           eng_buf_puts(&g->body, "EMBER_SHOW((");
           emit_range(g, &g->body, it->t0, it->t1, NULL);
-          eng_buf_puts(&g->body, "));\n");
+          eng_buf_puts(&g->body, ")); ;\n");
         } else {
           emit_range(g, &g->body, it->t0, it->t1, NULL);
-          eng_buf_puts(&g->body, ";\n");
+          eng_buf_puts(&g->body, "; ;\n");
         }
         break;
     }
@@ -576,6 +1078,9 @@ static int generate(gen *g) {
     eng_buf_puts(&all, s->decl);
     eng_buf_putc(&all, '\n');
   }
+  for (int i = 0; i < g->nind; i++)
+    eng_buf_printf(&all, "static __typeof__(%s) *const __ember_gv_%s = &%s;\n", g->ind_names[i], g->ind_names[i],
+                   g->ind_names[i]);
   eng_buf_append(&all, protos.data, protos.len);
   eng_buf_append(&all, g->file.data, g->file.len);
   eng_buf_puts(&all, "\nvoid __ember_cell(void) {\n");
@@ -607,6 +1112,19 @@ static const char *source_line(repl *r, int label, int line, size_t *len) {
   const char *e = strchr(p, '\n');
   *len = e ? (size_t)(e - p) : strlen(p);
   return p;
+}
+
+/* The last line with code of the latest input shown as cell[label], or 0. */
+static int last_line(repl *r, int label) {
+  int i = r->ninputs - 1;
+  while (i >= 0 && r->labels[i] != label) i--;
+  if (i < 0) return 0;
+  int line = 1, last = 0;
+  for (const char *p = r->inputs[i]; *p; p++) {
+    if (*p == '\n') line++;
+    else if (!isspace((unsigned char)*p)) last = line;
+  }
+  return last;
 }
 
 /* Formats "the source line, and a caret under `word` (or the first
@@ -666,7 +1184,15 @@ static void report_err(repl *r, const eng_err *e) {
   eng_buf detail;
   eng_buf_init(&detail);
   int cell, line;
-  const char *at = strstr(msg, "cell[");
+  /* An error in an #included file comes after "In file included from
+   * cell[N]:L:" lines: the error line is the message, the caret goes under
+   * the cell's #include. */
+  const char *included = NULL;
+  while (strncmp(msg, "In file included from ", 22) == 0 && strchr(msg, '\n')) {
+    if (!included && strncmp(msg + 22, "cell[", 5) == 0) included = msg + 22;
+    msg = strchr(msg, '\n') + 1;
+  }
+  const char *at = included ? NULL : strstr(msg, "cell[");
   char word[128];
   quoted_word(msg, word, sizeof word);
   /* Keep only the first diagnostic line in the message; tcc may add more. */
@@ -674,7 +1200,22 @@ static void report_err(repl *r, const eng_err *e) {
   snprintf(first, sizeof first, "%s", msg);
   char *nl = strchr(first, '\n');
   if (nl) *nl = 0;
-  if (at && sscanf(at, "cell[%d]:%d", &cell, &line) == 2) {
+  if (included && sscanf(included, "cell[%d]:%d", &cell, &line) == 2) {
+    caret_detail(r, cell, line, NULL, &detail);
+  } else if (at && sscanf(at, "cell[%d]:%d", &cell, &line) == 2) {
+    /* tcc names the line of the token after an error; past the cell's
+     * end (the code ember adds), the error is on its last line. */
+    int last = last_line(r, cell);
+    if (last > 0 && line > last && at == msg) {
+      const char *rest = strchr(at, ':');
+      rest = rest ? strchr(rest + 1, ':') : NULL;
+      char fixed[ENG_ERR_MAX];
+      snprintf(fixed, sizeof fixed, "cell[%d]:%d%s", cell, last, rest ? rest : "");
+      snprintf(first, sizeof first, "%s", fixed);
+      nl = strchr(first, '\n');
+      if (nl) *nl = 0;
+      line = last;
+    }
     caret_detail(r, cell, line, word, &detail);
   } else if (strcmp(ename, "CompileError") == 0 && strstr(first, "undefined symbol") && word[0]) {
     /* A link error: find the line of this cell that uses the name. */
@@ -802,6 +1343,13 @@ static void restore_snapshot(repl *r, snapshot *sn, int restore) {
 }
 
 static void gen_free(gen *g) {
+  for (int i = 0; g->hoist && i < g->c->n; i++) eng_free(g->hoist[i]);
+  eng_free(g->hoist);
+  eng_free(g->hoist_a);
+  eng_free(g->hoist_z);
+  eng_free(g->ind);
+  for (int i = 0; i < g->nind; i++) eng_free(g->ind_names[i]);
+  eng_free(g->ind_names);
   eng_free(g->lams);
   eng_free(g->lam_ids);
   for (int i = 0; i < g->ndefined; i++) eng_free(g->defined[i]);
@@ -832,7 +1380,7 @@ static void time_line(repl *r, eng_buf *b, double t0, const eng_runstats *before
 
 static int compile_cell(repl *r, const char *src, udf_module **out_mod) {
   repl_cell c;
-  if (repl_cell_split(src, is_type, r, &c) < 0) {
+  if (repl_cell_split(src, split_is_type, r, &c) < 0) {
     eng_err e;
     eng_err_set(&e, ENG_ENOMEM, "MemoryError: cell");
     report_err(r, &e);
@@ -912,6 +1460,8 @@ static int run_cell(repl *r, udf_module *m) {
   r->in_cell = 1;
   if (UDF_TRY(&g)) {
     udf_enter(r->cell_name);
+    /* Interrupted while it compiled: it does not start. */
+    if (r->interrupted) eng__raise(ENG_ECANCEL, "Cancelled: interrupted in %s", r->cell_name);
     fn();
     udf_leave();
     udf_guard_pop(&g);
@@ -1006,7 +1556,12 @@ static int meta(repl *r, const char *cmd) {
     r->add = eng_udf_builtin(r->s, "add");
     info(r, "session reset: variables, functions, types and datasets are gone\n");
   } else if (strcmp(word, "history") == 0) {
-    for (int i = 0; i < r->ninputs; i++) eng_buf_printf(&b, "[%d] %s\n", r->labels[i], r->inputs[i]);
+    for (int i = 0; i < r->ninputs; i++) {
+      /* Inputs may end with their newline (scripts hand over lines). */
+      int len = (int)strlen(r->inputs[i]);
+      while (len > 0 && isspace((unsigned char)r->inputs[i][len - 1])) len--;
+      eng_buf_printf(&b, "[%d] %.*s\n", r->labels[i], len, r->inputs[i]);
+    }
     info(r, eng_buf_cstr(&b));
   } else {
     eng_err e;
@@ -1088,6 +1643,7 @@ int repl_eval(repl *r, const char *input, const repl_out *out) {
   }
   int timing = r->time_next;
   r->time_next = 0;
+  r->interrupted = 0; /* one that came while idle is for nothing */
   eng_runstats st0;
   eng_session_stats(r->s, &st0);
   double t0 = now_ms();
@@ -1122,10 +1678,15 @@ int repl_eval(repl *r, const char *input, const repl_out *out) {
   return rc;
 }
 
+/* The interrupt is remembered first (api.c checks it around every engine
+ * call, where a cancel of the engine alone could be lost: between jobs, or
+ * as a job ends), then acts on what runs: the engine's job for an action,
+ * else the cell's own code, unwound by a signal. */
 void repl_interrupt(repl *r) {
   if (!r) return;
+  r->interrupted = 1;
   if (r->in_engine) {
-    eng_session_cancel(r->s);
+    if (r->in_action) eng_session_cancel(r->s);
   } else if (r->in_cell) {
     if (pthread_equal(pthread_self(), r->thread))
       udf_guard_cancel_here();

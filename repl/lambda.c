@@ -129,7 +129,7 @@ static int local_type(infer *in, int name_tok) {
         k > in->body0 && (tok_eq(t, k + 1, "=") || tok_eq(t, k + 1, ";") || tok_eq(t, k + 1, ","))) {
       /* Walk back over the type's tokens. */
       int a = k;
-      while (a - 1 > in->body0 && t->t[a - 1].kind == TK_IDENT &&
+      while (a - 1 >= in->body0 && t->t[a - 1].kind == TK_IDENT &&
              repl_type_of_tokens(t, a - 1, k, 0) >= 0)
         a--;
       if (a < k) return repl_type_of_tokens(t, a, k, 0);
@@ -268,7 +268,8 @@ static int infer_expr(infer *in, int a, int b) {
       return in->names->fn_type(in->names->ctx, repl_tok_ptr(t, a), repl_tok_len(t, a));
     return -1;
   }
-  return b - a == 1 ? operand_type(in, a, b, 0) : -1;
+  /* A single token, or a unary prefix ("-x", "-(x * 2)"). */
+  return operand_type(in, a, b, 0);
 }
 
 /* A small type expression for an expression's value ("long", "(str,long)",
@@ -491,11 +492,15 @@ void repl_lambda_source(const repl_toks *t, const repl_lambda *l, const char *ce
     if (t->src[p] == '\n') eng_buf_putc(b, '\n');
   eng_buf_putc(b, ' ');
   int pos = t->t[body_open].start;
-  if (l->ret_is_val_wrap) {
+  /* Returned values converted to the result type: to val for inferred
+   * results of mixed or unknown type, to str for `-> str` (a literal, a
+   * char * or a val returned as str). */
+  const char *wrap = l->ret_is_val_wrap ? " EMBER_V(" : l->ret == UDF_STR ? " EMBER_S(" : NULL;
+  if (wrap) {
     for (int k = body_open; k < l->t1; k++) {
       if (!tok_eq(t, k, "return") || tok_eq(t, k + 1, ";")) continue;
       eng_buf_append(b, t->src + pos, (size_t)(t->t[k].end - pos));
-      eng_buf_puts(b, " EMBER_V(");
+      eng_buf_puts(b, wrap);
       pos = t->t[k].end;
       int e = k + 1, depth = 0;
       while (e < l->t1 && !(depth == 0 && tok_eq(t, e, ";"))) {

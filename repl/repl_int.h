@@ -69,6 +69,8 @@ struct repl {
   char cell_name[32];
   /* running state, read by repl_interrupt */
   volatile sig_atomic_t in_engine, in_cell;
+  volatile sig_atomic_t in_action;   /* the engine call is an action (runs jobs) */
+  volatile sig_atomic_t interrupted; /* repl_interrupt came during this input */
   pthread_t thread;
   const repl_out *out;
   eng_buf result;

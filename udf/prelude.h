@@ -23,6 +23,12 @@
 #define _ERRNO_H 1
 #include <stddef.h>
 #include <stdbool.h>
+/* true and false are bools, not ints, so that list(true) prints True as
+ * Python does. (Not usable in #if; C code rarely writes `#if true`.) */
+#undef true
+#undef false
+#define true ((_Bool)1)
+#define false ((_Bool)0)
 #include <stdarg.h>
 
 /* ---- <stdint.h>, <limits.h> --------------------------------------------- */
@@ -89,6 +95,10 @@ typedef unsigned long uint_fast64_t;
 #define LLONG_MIN LONG_MIN
 #define LLONG_MAX LONG_MAX
 #define ULLONG_MAX ULONG_MAX
+/* The end of glibc's <limits.h> lies outside its include guard and asks
+ * <features.h> which extensions are on; this is <features.h>'s own
+ * definition (so that header may define it again), and none are. */
+#define __GLIBC_USE(F) __GLIBC_USE_##F
 
 /* ---- <errno.h> ---------------------------------------------------------- */
 extern int *__errno_location(void);
