@@ -26,6 +26,7 @@
 #include "../engine/val.h"
 #include "../udf/udf_guard.h"
 #include "repl_int.h"
+#include "tramp.h"
 
 repl *repl__current;
 
@@ -1411,7 +1412,11 @@ static int compile_cell(repl *r, const char *src, udf_module **out_mod) {
       /* Symbols this cell defined, by address. */
       for (int i = 0; i < g.ndefined; i++) {
         repl_sym *s = find_sym(r, g.defined[i], (int)strlen(g.defined[i]));
-        if (s) s->addr = udf_module_symbol(m, s->name);
+        if (!s) continue;
+        s->addr = udf_module_symbol(m, s->name);
+        /* Later cells, and earlier functions, call it through its
+         * trampoline: a new definition replaces it everywhere. */
+        if (s->kind == SYM_FUNC) s->addr = repl_tramp_set(&r->tramps, s->name, s->addr);
       }
       restore_snapshot(r, &sn, 0);
       gen_free(&g);
@@ -1599,6 +1604,7 @@ void repl_free(repl *r) {
   eng_session_free(r->s);
   for (int i = 0; i < r->nmods; i++) udf_module_free(r->mods[i]);
   eng_free(r->mods);
+  repl_tramps_free(r->tramps);
   for (int i = 0; i < r->nsyms; i++) sym_free(&r->syms[i]);
   eng_free(r->syms);
   for (int i = 0; i < r->nhdr; i++) {

@@ -9,6 +9,7 @@
 #include "cell.h"
 #include "lambda.h"
 #include "repl.h"
+#include "tramp.h"
 
 enum { SYM_VAR = 1, SYM_FUNC = 2 };
 
@@ -53,6 +54,7 @@ struct repl {
   eng_session *s;
   udf_module **mods;
   int nmods, capmods;
+  repl_tramps *tramps; /* session functions' trampolines (tramp.h) */
   repl_sym *syms;
   int nsyms, capsyms;
   repl_hdr *hdr;
