@@ -293,6 +293,29 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Why: libtcc 0.9.27 sets its global `global_expr` while it parses a
+ * constant initializer and restores it on the way out, but a compile error
+ * there (`long b = ;`) leaves through longjmp with it still set, and every
+ * later compile in the process then allocates compound literals -- which
+ * list(), tuple() and lambdas are made of -- as static data: "initializer
+ * element is not constant" for the rest of the session. tccgen_compile
+ * resets its other flags but not this one, so we do, before each compile.
+ * The symbol is global in Debian's static libtcc.a; compiles hold
+ * g_compile_lock so that no other thread's compile is running meanwhile
+ * (libtcc serializes compiles anyway). */
+extern int global_expr;
+static pthread_mutex_t g_compile_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Compiles and relocates source in s, under the compile lock. */
+static int compile_locked(TCCState *s, const char *source) {
+  pthread_mutex_lock(&g_compile_lock);
+  global_expr = 0;
+  int ok = tcc_compile_string(s, source) >= 0 && tcc_relocate(s, TCC_RELOCATE_AUTO) >= 0;
+  global_expr = 0;
+  pthread_mutex_unlock(&g_compile_lock);
+  return ok;
+}
+
 static TCCState *new_state(diag *dg) {
   TCCState *s = tcc_new();
   if (!s) return NULL;
@@ -363,8 +386,7 @@ static udf_fn *compile_udf(const udf_def *d, eng_err *err) {
     }
   }
   TCCState *s = src.oom ? NULL : new_state(&dg);
-  int ok = s && tcc_compile_string(s, eng_buf_cstr(&src)) >= 0 &&
-           tcc_relocate(s, TCC_RELOCATE_AUTO) >= 0;
+  int ok = s && compile_locked(s, eng_buf_cstr(&src));
   eng_buf_free(&src);
   if (!ok) {
     compile_error(err, &dg, d->name);
@@ -519,8 +541,7 @@ udf_module *udf_module_compile_syms(const char *extra_header, const char *source
   eng_buf_puts(&src, source);
   TCCState *s = src.oom ? NULL : new_state(&dg);
   for (int i = 0; s && i < nsyms; i++) tcc_add_symbol(s, names[i], addrs[i]);
-  int ok = s && tcc_compile_string(s, eng_buf_cstr(&src)) >= 0 &&
-           tcc_relocate(s, TCC_RELOCATE_AUTO) >= 0;
+  int ok = s && compile_locked(s, eng_buf_cstr(&src));
   eng_buf_free(&src);
   if (!ok) {
     compile_error(err, &dg, "this cell");

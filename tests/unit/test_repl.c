@@ -1402,6 +1402,11 @@ static void repl_regress_empty_initializer(void **state) {
   begin(30);
   ERR("long b = ;", "CompileError", "cell[1]:1: ");
   ERR("b", "CompileError", "cell[2]:1: error: 'b' undeclared");
+  /* The error in a constant initializer left libtcc's global_expr set:
+   * every later compound literal (list, tuple) failed to compile with
+   * "initializer element is not constant" (udf/udf.c compile_locked). */
+  OK("list(1, 2)", "[1, 2]");
+  OK("collect(map(range(2), [](long x) { return tuple(x, x); }))", "[(0, 0), (1, 1)]");
 }
 
 /* An error inside an #included header showed only tcc's first line, "In
