@@ -1,6 +1,7 @@
 #!/bin/sh
 # run_all.sh BUILD quick|all -- every test suite, in order: unit tests
-# (cmocka programs), REPL script tests, Jupyter kernel tests, cluster tests
+# (cmocka programs), REPL script tests, the REPL in a terminal (tmux),
+# Jupyter kernel tests, cluster tests
 # (network namespaces, tests/cluster; "all" adds Slurm); "all" adds the
 # slow soak/fault/fuzz tests. Prints a summary and fails if any suite failed.
 set -u
@@ -32,6 +33,9 @@ done
 run_suite unit "$here/run_unit.sh" "$build" $units
 if [ -x "$here/run_scripts.sh" ]; then
   run_suite scripts "$here/run_scripts.sh" "$build" "$mode"
+fi
+if [ -x "$here/repl/terminal.sh" ]; then
+  run_suite terminal "$here/repl/terminal.sh" "$build"
 fi
 if [ -x "$here/kernel/run.sh" ]; then
   run_suite kernel "$here/kernel/run.sh" "$build" "$mode"

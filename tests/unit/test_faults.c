@@ -406,8 +406,10 @@ static void faults_kill_all_executors(void **state) {
   watch_reset(&w);
   const int64_t n = 4000000;
   killer k1, k2;
-  killer_start(&k1, &w, 0, 200, pids[0]);
-  killer_start(&k2, &w, 0, 200, pids[1]);
+  /* 80 ms into the map stage: the whole job takes about 200-500 ms here
+   * (it once ended before kills 200 ms in). */
+  killer_start(&k1, &w, 0, 80, pids[0]);
+  killer_start(&k2, &w, 0, 80, pids[1]);
   eng_val out;
   double t0 = now_ms();
   int rc = eng_collect(sum_by_key_job(s, n, 8, NULL), &out);
