@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -1287,13 +1288,26 @@ int repl_led_history_load(repl_led *l, const char *path) {
 
 /* Writes the newest HISTORY_MAX entries to path through a temporary file in
  * the same directory and rename(), so a crash never leaves half a file. The
- * file is created with mode 0600. Returns 0 or a negative errno value. */
+ * file is created with mode 0600. A path that is not a regular file is left
+ * alone -- EMBER_HISTORY=/dev/null means "keep none", and renaming over it
+ * would replace the machine's /dev/null with a file -- and a symbolic link
+ * is followed, so that the link stays. Returns 0 or a negative errno value. */
 int repl_led_history_save(repl_led *l, const char *path) {
+  struct stat st;
+  char *real = NULL;
+  if (stat(path, &st) == 0) {
+    if (!S_ISREG(st.st_mode)) return 0;
+    real = realpath(path, NULL);
+    if (real) path = real;
+  }
   size_t n = strlen(path);
   char *tmp = malloc(n + 32);
   int rc = 0, fd;
   FILE *f;
-  if (!tmp) return -ENOMEM;
+  if (!tmp) {
+    free(real);
+    return -ENOMEM;
+  }
   snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0 || !(f = fdopen(fd, "w"))) {
@@ -1301,6 +1315,7 @@ int repl_led_history_save(repl_led *l, const char *path) {
     if (fd >= 0) close(fd);
     unlink(tmp);
     free(tmp);
+    free(real);
     return rc;
   }
   for (int i = l->nhist > HISTORY_MAX ? l->nhist - HISTORY_MAX : 0; i < l->nhist; i++) {
@@ -1317,6 +1332,7 @@ int repl_led_history_save(repl_led *l, const char *path) {
   if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
   if (rc != 0) unlink(tmp);
   free(tmp);
+  free(real);
   return rc;
 }
 

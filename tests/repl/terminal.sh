@@ -27,15 +27,17 @@ fail() {
   fails=$((fails + 1))
 }
 screen() { T capture-pane -p -J -S -200 -t ember 2>/dev/null; }
-# wait_for TEXT SECONDS: polls the screen until TEXT shows (fixed string).
+# wait_for TEXT SECONDS [-x]: polls the screen until TEXT shows (a fixed
+# string; with -x, a whole line).
 wait_for() {
   local deadline=$(($(date +%s%N) / 1000000 + ${2:-10} * 1000))
   while [ $(($(date +%s%N) / 1000000)) -lt $deadline ]; do
-    screen | grep -qF -- "$1" && return 0
+    screen | grep -qF ${3:-} -- "$1" && return 0
     sleep 0.05
   done
   return 1
 }
+wait_line() { wait_for "$1" "${2:-10}" -x; }
 # type_line TEXT: types TEXT literally, then Enter. (tmux takes an
 # argument ending in ';' as the end of its command: that one is escaped.)
 type_line() {
@@ -43,15 +45,6 @@ type_line() {
   case $s in *\;) s="${s%;}\\;" ;; esac
   T send-keys -t ember -l "$s"
   T send-keys -t ember Enter
-}
-# wait_line TEXT SECONDS: the same for a whole screen line.
-wait_line() {
-  local deadline=$(($(date +%s%N) / 1000000 + ${2:-10} * 1000))
-  while [ $(($(date +%s%N) / 1000000)) -lt $deadline ]; do
-    screen | grep -qxF -- "$1" && return 0
-    sleep 0.05
-  done
-  return 1
 }
 # count_of TEXT: how many screen lines hold TEXT.
 count_of() { screen | grep -cF -- "$1"; }

@@ -881,6 +881,46 @@ static void linedit_history_load_missing_is_ok(void **state) {
   free(path);
 }
 
+/* Regression: EMBER_HISTORY=/dev/null made the save rename a file over
+ * /dev/null (found on a test machine with /dev/null a regular file). A path
+ * that is not a regular file is left as it is (a FIFO stands in for the
+ * device here), and a symbolic link stays a link to the updated file. */
+static void linedit_history_save_keeps_special_files_and_links(void **state) {
+  pty_fx *f = *state;
+  char dir[256];
+  char *fifo = tmp_path(dir, sizeof dir, "fifo");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  repl_led *l = new_led(f);
+  assert_int_equal(repl_led_history_add(l, "one"), 0);
+  assert_int_equal(repl_led_history_save(l, fifo), 0);
+  struct stat st;
+  assert_int_equal(lstat(fifo, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
+  assert_int_equal(count_files(dir), 1);
+  unlink(fifo);
+  /* A link: the target gets the entries, the link remains. */
+  char target[300], link_path[300];
+  snprintf(target, sizeof target, "%s/target", dir);
+  snprintf(link_path, sizeof link_path, "%s/link", dir);
+  FILE *fp = fopen(target, "w");
+  assert_non_null(fp);
+  fclose(fp);
+  assert_int_equal(symlink(target, link_path), 0);
+  assert_int_equal(repl_led_history_save(l, link_path), 0);
+  assert_int_equal(lstat(link_path, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  repl_led *l2 = new_led(f);
+  assert_int_equal(repl_led_history_load(l2, target), 0);
+  assert_int_equal(repl_led_history_len(l2), 1);
+  assert_string_equal(repl_led_history_get(l2, 0), "one");
+  assert_int_equal(count_files(dir), 2);
+  unlink(link_path);
+  repl_led_free(l);
+  repl_led_free(l2);
+  rm_dir(dir, target);
+  free(fifo);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -906,6 +946,7 @@ static const struct CMUnitTest tests[] = {
     T(linedit_tall_input_scrolls),
     T(linedit_ctrl_l_clears_screen),
     T(linedit_history_save_load_roundtrip),
+    T(linedit_history_save_keeps_special_files_and_links),
     T(linedit_history_keeps_last_1000),
     T(linedit_history_load_missing_is_ok),
 };
