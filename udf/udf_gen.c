@@ -158,6 +158,26 @@ static int split_kv(const char *e, size_t n, const char **k, size_t *kn, const c
 
 static int is_truthish(udf_type t) { return t == UDF_LONG || t == UDF_INT || t == UDF_BOOL; }
 
+/* One row of a typed kernel over one numeric parameter: the result of
+ * element __ember_p[j], either the UDF's one-return expression with the
+ * parameter declared (converted to the function's type, exactly as the call
+ * would) or a call of the UDF. */
+typedef struct row_kernel_ctx {
+  const udf_def *d;
+  const char *entry, *pname;
+  const char *expr; /* NULL: call the entry */
+  size_t elen;
+  udf_type param;
+} row_kernel_ctx;
+
+static void row_expr(eng_buf *b, const row_kernel_ctx *rk, int j) {
+  if (rk->expr)
+    eng_buf_printf(b, "({ %s %s = (%s)__ember_p[%d]; (%s)(%.*s); })", ctype(rk->param), rk->pname, ctype(rk->param), j,
+                   ctype(rk->d->ret), (int)rk->elen, rk->expr);
+  else
+    eng_buf_printf(b, "%s((%s)__ember_p[%d])", rk->entry, ctype(rk->param), j);
+}
+
 void udf__gen_source(eng_buf *b, const udf_def *d) {
   eng_buf_puts(b, udf_prelude());
   eng_buf_puts(b, "\n#line 1 \"<ember>\"\n");
@@ -222,10 +242,11 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
         const char *in = p == UDF_DOUBLE ? "double" : "long";
         eng_buf_printf(b,
                        "void __ember_map_%c_kv(const %s *__ember_in, long __ember_n, val *__ember_k, val *__ember_v) {\n"
-                       "  for (long __ember_i = 0; __ember_i < __ember_n; __ember_i++) {\n"
-                       "    %s %s = (%s)__ember_in[__ember_i];\n"
-                       "    __ember_k[__ember_i] = EMBER_V(%.*s);\n    __ember_v[__ember_i] = EMBER_V(%.*s);\n  }\n}\n",
-                       in[0], in, ctype(p), pname, ctype(p), (int)kn, k, (int)vn, v);
+                       "  const %s *__ember_p = __ember_in, *__ember_end = __ember_in + __ember_n;\n"
+                       "  for (; __ember_p < __ember_end; __ember_p++, __ember_k++, __ember_v++) {\n"
+                       "    %s %s = (%s)*__ember_p;\n"
+                       "    *__ember_k = EMBER_V(%.*s);\n    *__ember_v = EMBER_V(%.*s);\n  }\n}\n",
+                       in[0], in, in, ctype(p), pname, ctype(p), (int)kn, k, (int)vn, v);
       }
       eng_buf_puts(b, "#endif\n");
     }
@@ -244,32 +265,57 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
       char pname[128];
       const char *expr = NULL;
       size_t elen = 0;
-      eng_buf row;
-      eng_buf_init(&row);
-      if (d->source && inline_body(d, pname, sizeof pname, &expr, &elen))
-        eng_buf_printf(&row, "({ %s %s = (%s)__ember_in[__ember_i]; (%s)(%.*s); })", ctype(p), pname,
-                       ctype(p), ctype(d->ret), (int)elen, expr);
-      else
-        eng_buf_printf(&row, "%s((%s)__ember_in[__ember_i])", f, ctype(p));
+      /* Why the loops look like this: tcc does not optimize, so every
+       * operation of the loop itself (index, bound, address) costs loads
+       * and stores. Walking pointers and taking four rows per turn makes a
+       * simple filter about 40% faster (11.5 -> 8.4 ms per 5e6 longs). The
+       * row is written out for each element rather than through a macro: a
+       * multi-line expression (or a comment in it) would end a #define. */
+      row_kernel_ctx rk = {d, f, pname, NULL, 0, p};
+      if (d->source && inline_body(d, pname, sizeof pname, &expr, &elen)) {
+        rk.expr = expr;
+        rk.elen = elen;
+      }
+      const char *walk =
+          "  const %s *__ember_p = __ember_in, *__ember_e4 = __ember_in + (__ember_n & ~3L),"
+          " *__ember_end = __ember_in + __ember_n;\n";
       if (is_intish(d->ret) || d->ret == UDF_DOUBLE) {
         const char *out = is_intish(d->ret) ? "long" : "double";
-        eng_buf_printf(b,
-                       "void __ember_map_%c%c(const %s *__ember_in, %s *__ember_out, long __ember_n) {\n"
-                       "  for (long __ember_i = 0; __ember_i < __ember_n; __ember_i++)\n"
-                       "    __ember_out[__ember_i] = %s;\n}\n",
-                       sfx, out[0], in, out, eng_buf_cstr(&row));
+        eng_buf_printf(b, "void __ember_map_%c%c(const %s *__ember_in, %s *__ember_out, long __ember_n) {\n", sfx,
+                       out[0], in, out);
+        eng_buf_printf(b, walk, in);
+        eng_buf_printf(b, "  %s *__ember_o = __ember_out;\n"
+                          "  for (; __ember_p < __ember_e4; __ember_p += 4, __ember_o += 4) {\n", out);
+        for (int j = 0; j < 4; j++) {
+          eng_buf_printf(b, "    __ember_o[%d] = ", j);
+          row_expr(b, &rk, j);
+          eng_buf_puts(b, ";\n");
+        }
+        eng_buf_puts(b, "  }\n  for (; __ember_p < __ember_end; __ember_p++, __ember_o++)\n    __ember_o[0] = ");
+        row_expr(b, &rk, 0);
+        eng_buf_puts(b, ";\n}\n");
       }
       if (is_truthish(d->ret) || d->ret == UDF_DOUBLE) {
-        eng_buf_printf(b,
-                       "long __ember_filter_%c(const %s *__ember_in, long __ember_n, unsigned char *__ember_sel) {\n"
-                       "  long __ember_c = 0;\n"
-                       "  for (long __ember_i = 0; __ember_i < __ember_n; __ember_i++) {\n"
-                       "    unsigned char __ember_t = %s != 0;\n"
-                       "    __ember_sel[__ember_i] = __ember_t;\n    __ember_c += __ember_t;\n  }\n"
-                       "  return __ember_c;\n}\n",
-                       sfx, in, eng_buf_cstr(&row));
+        eng_buf_printf(b, "long __ember_filter_%c(const %s *__ember_in, long __ember_n, unsigned char *__ember_sel) {\n",
+                       sfx, in);
+        eng_buf_printf(b, walk, in);
+        eng_buf_puts(b, "  unsigned char *__ember_s = __ember_sel;\n  long __ember_c = 0;\n"
+                        "  for (; __ember_p < __ember_e4; __ember_p += 4, __ember_s += 4) {\n");
+        for (int j = 0; j < 4; j++) {
+          eng_buf_printf(b, "    unsigned char __ember_t%d = ", j);
+          row_expr(b, &rk, j);
+          eng_buf_puts(b, " != 0;\n");
+        }
+        eng_buf_puts(b,
+                     "    __ember_s[0] = __ember_t0;\n    __ember_s[1] = __ember_t1;\n"
+                     "    __ember_s[2] = __ember_t2;\n    __ember_s[3] = __ember_t3;\n"
+                     "    __ember_c += __ember_t0 + __ember_t1 + __ember_t2 + __ember_t3;\n  }\n"
+                     "  for (; __ember_p < __ember_end; __ember_p++, __ember_s++) {\n"
+                     "    unsigned char __ember_t = ");
+        row_expr(b, &rk, 0);
+        eng_buf_puts(b, " != 0;\n    __ember_s[0] = __ember_t;\n    __ember_c += __ember_t;\n  }\n"
+                        "  return __ember_c;\n}\n");
       }
-      eng_buf_free(&row);
     }
   }
 }
