@@ -482,6 +482,60 @@ FN(void, eng_fn_exit, (int status)) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Pair items written in place                                              */
+/* ------------------------------------------------------------------------ */
+
+/* For __ember_call_kv of a lambda `return kv(x, LITERAL)` (udf_gen.c): the
+ * pair's items are written through pointers, converted exactly as the
+ * generic code would (the parameter as its declared type, then back to a
+ * val), but without the struct copies tcc makes of each val and str. */
+FN(void, eng_fn_kv_param_str, (val *out, const val *a)) { *out = eng_fn_v_str(eng_fn_as_str(*a)); }
+FN(void, eng_fn_kv_param_long, (val *out, const val *a)) { *out = eng_fn_v_long(eng_fn_as_long(*a)); }
+FN(void, eng_fn_kv_param_double, (val *out, const val *a)) { *out = eng_fn_v_double(eng_fn_as_double(*a)); }
+FN(void, eng_fn_kv_param_bool, (val *out, const val *a)) { *out = eng_fn_v_bool(eng_fn_as_bool(*a)); }
+FN(void, eng_fn_kv_set_long, (val *out, long x)) { *out = eng_fn_v_long(x); }
+
+/* ------------------------------------------------------------------------ */
+/* Struct copies                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Why: tcc copies every struct -- each val and str (16 bytes) assigned,
+ * returned or passed -- by calling memmove, several times per row in a
+ * UDF over strings; glibc's memmove dispatches on size and alignment first
+ * (a sixth of word count's executor time went there). Code compiled by
+ * tcc calls this one instead: small sizes are loads then stores, which is
+ * also right for overlapping ranges. */
+static void *udf_memmove(void *dst, const void *src, size_t n) {
+  unsigned char *d = dst;
+  const unsigned char *s = src;
+  uint64_t a, b, c, e;
+  switch (n) {
+    case 8:
+      memcpy(&a, s, 8);
+      memcpy(d, &a, 8);
+      return dst;
+    case 16:
+      memcpy(&a, s, 8);
+      memcpy(&b, s + 8, 8);
+      memcpy(d, &a, 8);
+      memcpy(d + 8, &b, 8);
+      return dst;
+    case 32:
+      memcpy(&a, s, 8);
+      memcpy(&b, s + 8, 8);
+      memcpy(&c, s + 16, 8);
+      memcpy(&e, s + 24, 8);
+      memcpy(d, &a, 8);
+      memcpy(d + 8, &b, 8);
+      memcpy(d + 16, &c, 8);
+      memcpy(d + 24, &e, 8);
+      return dst;
+    default:
+      return memmove(dst, src, n);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
 /* The table for tcc_add_symbol                                             */
 /* ------------------------------------------------------------------------ */
 
@@ -504,5 +558,8 @@ const udf_symbol udf__helper_symbols[] = {
     SYM(eng_fn_acc_add),      {"exit", (const void *)eng_fn_exit},
     {"_exit", (const void *)eng_fn_exit}, {"_Exit", (const void *)eng_fn_exit},
     {"quick_exit", (const void *)eng_fn_exit},
+    SYM(eng_fn_kv_param_str), SYM(eng_fn_kv_param_long), SYM(eng_fn_kv_param_double),
+    SYM(eng_fn_kv_param_bool), SYM(eng_fn_kv_set_long),
+    {"memmove", (const void *)udf_memmove},
     {NULL, NULL},
 };

@@ -553,6 +553,10 @@ static void udf_call_kv_matches_call(void **state) {
       {"val f(long x) { return kv(x % 3, x * 2); }", UDF_LONG, 1},
       {"val f(long x) { return kv(strf(\"%ld,%ld\", x, x + 1), list(x, (x, 7))); }", UDF_LONG, 1},
       {"val f(str w) {\n  return kv(w,\n    1);\n}", UDF_STR, 1},
+      /* kv(param, integer literal) writes its items in place (udf_gen.c). */
+      {"val f(long x) { return kv(x, 10); }", UDF_LONG, 1},
+      {"val f(double x) { return kv( x , 1); }", UDF_DOUBLE, 1},
+      {"val f(bool b) { return kv(b, 010); }", UDF_BOOL, 1},
       {"val f(val p) { return kv(at(p, 1), at(p, 0)); }", UDF_VAL, 1},
       {"val f(long x) { return EMBER_V(kv(x, \"a,b)\")); }", UDF_LONG, 1},
       {"val f(long x) { return x > 0 ? kv(x, 1) : kv(0, 0); }", UDF_LONG, 0},
@@ -566,9 +570,11 @@ static void udf_call_kv_matches_call(void **state) {
       fail_msg("%s: call_kv %s", cases[k].src, cases[k].has ? "missing" : "unexpected");
     if (!f->call_kv) continue;
     for (long x = -2; x <= 2; x++) {
-      eng_val arg = cases[k].p == UDF_STR   ? eng_strv("word", 4)
-                    : cases[k].p == UDF_VAL ? eng_pair(eng_arena_current(), eng_long(x), eng_strv("s", 1))
-                                            : eng_long(x);
+      eng_val arg = cases[k].p == UDF_STR      ? eng_strv("word", 4)
+                    : cases[k].p == UDF_VAL    ? eng_pair(eng_arena_current(), eng_long(x), eng_strv("s", 1))
+                    : cases[k].p == UDF_DOUBLE ? eng_double((double)x / 4)
+                    : cases[k].p == UDF_BOOL   ? eng_bool(x > 0)
+                                               : eng_long(x);
       eng_val want, kv[2];
       assert_int_equal(run(f, &arg, &want, NULL), 0);
       f->call_kv(&arg, kv);
