@@ -268,6 +268,17 @@ str eng_fn_s_bad(long x); /* raises TypeError: a string was expected */
   _Generic((x), val: eng_fn_v_val, str: eng_fn_v_str, char *: eng_fn_v_cstr,    \
            const char *: eng_fn_v_cstr, double: eng_fn_v_double,                \
            float: eng_fn_v_double, _Bool: eng_fn_v_bool, default: eng_fn_v_long)(x)
+/* *(out) = EMBER_V(x), without the struct copy tcc would make. */
+void eng_fn_vset_long(val *o, long x);
+void eng_fn_vset_double(val *o, double x);
+void eng_fn_vset_bool(val *o, int x);
+void eng_fn_vset_cstr(val *o, const char *s);
+void eng_fn_vset_str(val *o, str s);
+void eng_fn_vset_val(val *o, val v);
+#define EMBER_VSET(out, x)                                                          \
+  _Generic((x), val: eng_fn_vset_val, str: eng_fn_vset_str, char *: eng_fn_vset_cstr, \
+           const char *: eng_fn_vset_cstr, double: eng_fn_vset_double,                \
+           float: eng_fn_vset_double, _Bool: eng_fn_vset_bool, default: eng_fn_vset_long)((out), (x))
 #define EMBER_S(x)                                                              \
   _Generic((x), str: eng_fn_s_str, char *: eng_fn_s_cstr,                       \
            const char *: eng_fn_s_cstr, val: eng_fn_s_val, double: eng_fn_s_bad,    \

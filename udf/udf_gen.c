@@ -273,7 +273,7 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
         eng_buf_printf(b, "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n  %s %s = ",
                        d->params[0] == UDF_CSTR ? "const char *" : ctype(d->params[0]), pname);
         conv_in(b, d->params[0], "__ember_a[0]");
-        eng_buf_printf(b, ";\n  __ember_kv[0] = EMBER_V(%.*s);\n  __ember_kv[1] = EMBER_V(%.*s);\n}\n",
+        eng_buf_printf(b, ";\n  EMBER_VSET(&__ember_kv[0], %.*s);\n  EMBER_VSET(&__ember_kv[1], %.*s);\n}\n",
                        (int)kn, k, (int)vn, v);
       }
       udf_type p = d->params[0];
@@ -284,7 +284,7 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
                        "  const %s *__ember_p = __ember_in, *__ember_end = __ember_in + __ember_n;\n"
                        "  for (; __ember_p < __ember_end; __ember_p++, __ember_k++, __ember_v++) {\n"
                        "    %s %s = (%s)*__ember_p;\n"
-                       "    *__ember_k = EMBER_V(%.*s);\n    *__ember_v = EMBER_V(%.*s);\n  }\n}\n",
+                       "    EMBER_VSET(__ember_k, %.*s);\n    EMBER_VSET(__ember_v, %.*s);\n  }\n}\n",
                        in[0], in, in, ctype(p), pname, ctype(p), (int)kn, k, (int)vn, v);
       }
       eng_buf_puts(b, "#endif\n");

@@ -41,6 +41,14 @@ FN(val, eng_fn_v_cstr, (const char *s)) {
 }
 FN(val, eng_fn_v_str, (str s)) { return s.ptr ? eng_strv(s.ptr, s.len) : eng_none(); }
 FN(val, eng_fn_v_val, (val v)) { return v; }
+/* The same, written through a pointer (EMBER_VSET): code tcc compiles
+ * would otherwise store each returned val with a memmove call. */
+FN(void, eng_fn_vset_long, (val *o, long x)) { *o = eng_long(x); }
+FN(void, eng_fn_vset_double, (val *o, double x)) { *o = eng_double(x); }
+FN(void, eng_fn_vset_bool, (val *o, int x)) { *o = eng_bool(x); }
+FN(void, eng_fn_vset_cstr, (val *o, const char *s)) { *o = eng_fn_v_cstr(s); }
+FN(void, eng_fn_vset_str, (val *o, str s)) { *o = eng_fn_v_str(s); }
+FN(void, eng_fn_vset_val, (val *o, val v)) { *o = v; }
 
 FN(str, eng_fn_s_cstr, (const char *s)) {
   str r = {s ? s : "", s ? (long)strlen(s) : 0};
@@ -560,6 +568,8 @@ const udf_symbol udf__helper_symbols[] = {
     {"quick_exit", (const void *)eng_fn_exit},
     SYM(eng_fn_kv_param_str), SYM(eng_fn_kv_param_long), SYM(eng_fn_kv_param_double),
     SYM(eng_fn_kv_param_bool), SYM(eng_fn_kv_set_long),
+    SYM(eng_fn_vset_long),    SYM(eng_fn_vset_double), SYM(eng_fn_vset_bool),
+    SYM(eng_fn_vset_cstr),    SYM(eng_fn_vset_str),    SYM(eng_fn_vset_val),
     {"memmove", (const void *)udf_memmove},
     {NULL, NULL},
 };
