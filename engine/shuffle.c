@@ -189,6 +189,16 @@ static int writer_batch(eng_sink *k, eng_batch *b, const uint8_t *sel) {
     w->rows += b->n;
     return check_memory(w);
   }
+  /* Pairs from a column of 2-tuples (a cached map's output) into the
+   * aggregator: the items are taken from the two child columns, without
+   * building each row's tuple first (as writer_pair does for kernels). */
+  if (w->agg && !eng__agg_key_whole(w->agg) && c->type == ENG_T_TUPLE && c->nchildren == 2 && !c->valid) {
+    for (int64_t i = 0; i < b->n; i++) {
+      if (sel && !sel[i]) continue;
+      ENG_TRY(writer_pair(k, eng_col_get(&c->child[0], i, k->t->scratch), eng_col_get(&c->child[1], i, k->t->scratch)));
+    }
+    return 0;
+  }
   for (int64_t i = 0; i < b->n; i++) {
     if (sel && !sel[i]) continue;
     ENG_TRY(writer_row(k, eng_col_get(c, i, k->t->scratch)));

@@ -607,6 +607,25 @@ static void api_reduce_by_key(void **state) {
   EXPECT_SORTED(chk(eng_reduce_by_key(many, ADD(), 2)), "[(0, 3334), (1, 3333), (2, 3333)]");
 }
 
+/* reduce_by_key over cached pairs: the shuffle writer takes each row's
+ * items from the cached column of 2-tuples (shuffle.c writer_batch);
+ * results and their order are those of the rows read one by one. */
+static void api_reduce_by_key_cached_pairs(void **state) {
+  (void)state;
+  int64_t n;
+  eng_ds *mixed = eng_cache(par("[(1, 1), (2, 2), ('a', 3), (2, 3), (-7, 1)]", 1));
+  TH_OK(S, eng_count(mixed, &n));
+  EXPECT(chk(eng_reduce_by_key(mixed, ADD(), 1)), "[(1, 1), (2, 5), ('a', 3), (-7, 1)]");
+  eng_ds *dbl = eng_cache(par("[('a', 1), ('b', 2.5), ('a', 2), ('b', None)]", 2));
+  TH_OK(S, eng_count(dbl, &n));
+  EXPECT_SORTED(chk(eng_reduce_by_key(eng_filter(dbl, U1("bool f(val p) { return !is_none(value(p)); }", UDF_BOOL, UDF_VAL)), ADD(), 1)),
+                "[('a', 3), ('b', 2.5)]");
+  eng_ds *many = eng_cache(chk(eng_map(eng_range(S, 0, 10000, 1, 4),
+                                       U1("val f(long x) { return kv(x % 3, x); }", UDF_VAL, UDF_LONG))));
+  TH_OK(S, eng_count(many, &n));
+  EXPECT_SORTED(chk(eng_reduce_by_key(many, ADD(), 2)), "[(0, 16668333), (1, 16661667), (2, 16665000)]");
+}
+
 /* The typed table (fastagg.c) and its move to the generic one when a row
  * does not fit: results and order as if only the generic one existed. */
 static void api_reduce_by_key_typed_table(void **state) {
@@ -1696,6 +1715,7 @@ int main(int argc, char **argv) {
       T(api_group_by_key),
       T(api_reduce_by_key),
       T(api_reduce_by_key_typed_table),
+      T(api_reduce_by_key_cached_pairs),
       T(api_fold_by_key),
       T(api_aggregate_by_key),
       T(api_combine_by_key),
