@@ -1,11 +1,10 @@
-/* hmac.h -- SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), for signing
- * and verifying Jupyter messages (kernel/wire.c).
+/* hmac.h -- what signing Jupyter messages needs beyond HMAC-SHA256 itself
+ * (which is engine/sha256.h's, shared with the cluster's key derivation):
+ * hex digests and a constant-time comparison (kernel/wire.c).
  *
- * Ownership: every context is a caller-owned struct (on the stack); nothing
- *   is allocated.
- * Thread-safety: functions touch only the context passed in. A keyed
- *   krn_hmac prepared once with krn_hmac_init() may be copied by value and
- *   then used by any thread (the kernel signs from several threads).
+ * Ownership: nothing is allocated. Thread-safety: pure functions; a keyed
+ *   eng_hmac prepared once may be copied by value and used by any thread
+ *   (the kernel signs from several threads).
  * Errors: none; these functions cannot fail.
  */
 #ifndef KRN_HMAC_H
@@ -14,34 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { KRN_SHA256_LEN = 32, KRN_SHA256_BLOCK = 64 };
+#include "../engine/sha256.h"
 
-typedef struct krn_sha256 {
-  uint32_t h[8];
-  uint64_t total; /* bytes hashed so far */
-  uint8_t buf[KRN_SHA256_BLOCK];
-  size_t nbuf;
-} krn_sha256;
-
-void krn_sha256_init(krn_sha256 *c);
-void krn_sha256_update(krn_sha256 *c, const void *p, size_t n);
-/* Writes the digest; the context must be initialized again before reuse. */
-void krn_sha256_final(krn_sha256 *c, uint8_t out[KRN_SHA256_LEN]);
-/* One-shot digest of n bytes. */
-void krn_sha256_digest(const void *p, size_t n, uint8_t out[KRN_SHA256_LEN]);
-
-/* An HMAC-SHA256 computation: the inner and outer hashes already keyed. */
-typedef struct krn_hmac {
-  krn_sha256 inner, outer;
-} krn_hmac;
-
-/* Keys the context (keys longer than a block are hashed first, RFC 2104). */
-void krn_hmac_init(krn_hmac *h, const void *key, size_t keylen);
-void krn_hmac_update(krn_hmac *h, const void *p, size_t n);
-void krn_hmac_final(krn_hmac *h, uint8_t out[KRN_SHA256_LEN]);
-/* One-shot HMAC-SHA256. */
-void krn_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n,
-                     uint8_t out[KRN_SHA256_LEN]);
+enum { KRN_SHA256_LEN = 32 };
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void krn_hex(const uint8_t *p, size_t n, char *out);

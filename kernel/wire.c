@@ -27,7 +27,7 @@
 
 struct krn_wire {
   int signed_;    /* a key is set: sign and verify */
-  krn_hmac keyed; /* HMAC state after the key, copied per message */
+  eng_hmac keyed; /* HMAC state after the key, copied per message */
   char session[33];
   atomic_ulong counter;
   pthread_mutex_t lock; /* guards recent */
@@ -99,7 +99,7 @@ krn_wire *krn_wire_new(const char *key, const char *scheme) {
   }
   if (key && *key) {
     w->signed_ = 1;
-    krn_hmac_init(&w->keyed, key, strlen(key));
+    eng_hmac_init(&w->keyed, key, strlen(key));
   }
   uint8_t id[16];
   random_bytes(id, sizeof id);
@@ -127,10 +127,10 @@ static void sign(const krn_wire *w, const void *const *p, const size_t *n, char 
     out[0] = 0;
     return;
   }
-  krn_hmac h = w->keyed;
-  for (int i = 0; i < 4; i++) krn_hmac_update(&h, p[i], n[i]);
+  eng_hmac h = w->keyed;
+  for (int i = 0; i < 4; i++) eng_hmac_update(&h, p[i], n[i]);
   uint8_t d[KRN_SHA256_LEN];
-  krn_hmac_final(&h, d);
+  eng_hmac_final(&h, d);
   krn_hex(d, sizeof d, out);
 }
 
