@@ -15,6 +15,7 @@
  * thread is the only user of the master socket, as ZeroMQ requires.
  */
 #include "cluster_client.h"
+#include "clock.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,12 +59,6 @@ struct eng_cclient {
   int ndead, dead_sent;
   eng_monitor *mon; /* the driver socket's monitor (closed connections) */
 };
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Registers the app (again, after a master restart: same id, and the
  * executors given up on since, so the master does not adopt them). */
@@ -109,7 +104,7 @@ static void *client_main(void *arg) {
   zmq_connect(m, c->master_ep);
   zmq_connect(pair, c->pair_ep);
   send_app(c, m);
-  double last_hb = now_ms(), last_app = now_ms();
+  double last_hb = eng_now_ms(), last_app = eng_now_ms();
   int stop = 0, status_pending = 0;
   while (!stop) {
     zmq_pollitem_t it[2] = {{m, 0, ZMQ_POLLIN, 0}, {pair, 0, ZMQ_POLLIN, 0}};
@@ -171,18 +166,18 @@ static void *client_main(void *arg) {
     pthread_mutex_unlock(&c->lock);
     /* Not registered yet (the first try may leave before the connection is
      * up): try again; the master knows a repeat by its connection. */
-    if (!registered && now_ms() - last_app >= 250) {
+    if (!registered && eng_now_ms() - last_app >= 250) {
       send_app(c, m);
-      last_app = now_ms();
+      last_app = eng_now_ms();
     }
-    if (registered && now_ms() - last_hb >= 500) {
+    if (registered && eng_now_ms() - last_hb >= 500) {
       pthread_mutex_lock(&c->lock);
       int id = c->app_id;
       pthread_mutex_unlock(&c->lock);
       json_t *h = json_pack("{s:s, s:i}", "t", "ahb", "app", id);
       eng_msg_send(m, NULL, 0, h, NULL, 0, ZMQ_DONTWAIT, NULL);
       json_decref(h);
-      last_hb = now_ms();
+      last_hb = eng_now_ms();
     }
   }
   /* Give the app_end a moment to leave before the socket closes. */
@@ -223,13 +218,13 @@ eng_cclient *eng__cclient_start(void *zctx, const char *master_host, int master_
     return NULL;
   }
   /* Wait for the master's answer (it comes at once when it is up). */
-  double deadline = now_ms() + 10000;
+  double deadline = eng_now_ms() + 10000;
   for (;;) {
     pthread_mutex_lock(&c->lock);
     int ok = c->registered;
     pthread_mutex_unlock(&c->lock);
     if (ok) break;
-    if (now_ms() > deadline) {
+    if (eng_now_ms() > deadline) {
       eng__cclient_stop(c);
       eng_err_set(err, ENG_EIO,
                   "IOError: no answer from the master at ember://%s:%d within 10 s (is it running, "
@@ -281,7 +276,7 @@ void eng__cclient_watch(eng_cclient *c, eng_monitor *mon) { c->mon = mon; }
 
 int eng__cclient_disconnected_within(eng_cclient *c, double ms) {
   double t = eng_monitor_last_disconnect(c->mon);
-  return t > 0 && now_ms() - t < ms;
+  return t > 0 && eng_now_ms() - t < ms;
 }
 
 int eng__cclient_take_lost(eng_cclient *c, int *ids, char (*why)[160], int max) {

@@ -7,6 +7,7 @@
  * "reg", and runs what it is sent until "stop" or until the driver is gone.
  */
 #include "exec.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -27,12 +28,6 @@
 
 #define HEARTBEAT_MS 1000
 #define FETCH_CHUNK (4 << 20)
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Task thread                                                              */
@@ -240,7 +235,7 @@ int eng_executor_main(int argc, char **argv) {
   atomic_store(&ex->running_tid, -1);
   pthread_create(&ex->task_thread, NULL, task_main, ex);
 
-  double last_hb = now_ms(), last_driver = now_ms(), last_kill = 0;
+  double last_hb = eng_now_ms(), last_driver = eng_now_ms(), last_kill = 0;
   double last_task_end = 0;
   int need_trim = 0;
   int64_t kill_tid = -1;
@@ -251,7 +246,7 @@ int eng_executor_main(int argc, char **argv) {
                                {ex->pair_task, 0, ZMQ_POLLIN, 0}};
     int n = zmq_poll(items, 3, 100);
     if (n < 0 && errno != EINTR) break;
-    double now = now_ms();
+    double now = eng_now_ms();
     if (items[0].revents & ZMQ_POLLIN) {
       eng_msg m;
       if (eng_msg_recv(drv, 0, &m, 0, &err) == 0) {
@@ -456,10 +451,10 @@ static int next_chunk(eng_fetch *f, eng_err *err) {
                           (json_int_t)f->off, "max", (json_int_t)FETCH_CHUNK);
     /* ZMQ_IMMEDIATE: the send waits for a live connection; a peer that
      * never answers the connect is gone. */
-    double start = now_ms();
+    double start = eng_now_ms();
     int rc;
     while ((rc = eng_msg_send(f->sock, NULL, 0, h, NULL, 0, ZMQ_DONTWAIT, NULL)) < 0 &&
-           errno == EAGAIN && now_ms() - start < 3000 && !eng__task_cancelled(t))
+           errno == EAGAIN && eng_now_ms() - start < 3000 && !eng__task_cancelled(t))
       usleep(2000);
     json_decref(h);
     if (rc < 0) {
@@ -481,7 +476,7 @@ static int next_chunk(eng_fetch *f, eng_err *err) {
         f->sock = NULL;
         return eng_err_set(err, ENG_EFETCH, "FetchFailed: executor holding %s was lost", f->id);
       }
-      if (now_ms() - start > 30000) {
+      if (eng_now_ms() - start > 30000) {
         drop_peer(t->ex, f->sock);
         f->sock = NULL;
         return eng_err_set(err, ENG_EFETCH, "FetchFailed: no answer for block %s", f->id);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "clock.h"
 #include "err.h"
 #include "mem.h"
 #include "proto.h"
@@ -103,12 +104,6 @@ static void on_signal(int sig) {
   g_stop = 1;
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void mlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void mlog(const char *fmt, ...) {
   char ts[32];
@@ -168,7 +163,7 @@ static mexec *exec_add(master *m, int app, int id, int worker, int state) {
   x->id = id;
   x->worker = worker;
   x->state = state;
-  x->since = now_ms();
+  x->since = eng_now_ms();
   return x;
 }
 
@@ -177,7 +172,7 @@ static void exec_lost(master *m, mexec *x, const char *why) {
   if (x->state == X_DEAD) return;
   if (x->worker >= 0 && x->worker < m->nw && m->w[x->worker].used > 0) m->w[x->worker].used--;
   x->state = X_DEAD;
-  x->since = now_ms();
+  x->since = eng_now_ms();
   mapp *a = app_by_id(m, x->app);
   mlog("executor %d of app %d lost: %s", x->id, x->app, why);
   if (a && a->alive)
@@ -195,7 +190,7 @@ static int app_cores(master *m, int app) {
 /* Grants free cores to apps below their maximum, spreading an app's
  * executors over workers (one at a time per worker, round robin). */
 static void schedule(master *m) {
-  if (now_ms() - m->started < REREG_GRACE_MS) return;
+  if (eng_now_ms() - m->started < REREG_GRACE_MS) return;
   for (int ai = 0; ai < m->na; ai++) {
     mapp *a = &m->a[ai];
     if (!a->alive) continue;
@@ -224,7 +219,7 @@ static void schedule(master *m) {
 
 /* Reconciles a worker's list of executors with ours. */
 static void worker_execs(master *m, int wi, json_t *execs, int is_reg) {
-  double now = now_ms();
+  double now = eng_now_ms();
   /* Executors we placed there that the worker no longer has: gone. */
   for (int i = 0; i < m->nx; i++) {
     mexec *x = &m->x[i];
@@ -289,7 +284,7 @@ static void on_worker_reg(master *m, eng_msg *msg) {
   w->mem = json_integer_value(json_object_get(msg->hdr, "mem"));
   w->used = 0;
   w->alive = 1;
-  w->last = now_ms();
+  w->last = eng_now_ms();
   int wi = (int)(w - m->w);
   for (int i = 0; i < m->nx; i++)
     if (m->x[i].worker == wi && m->x[i].state != X_DEAD) w->used++;
@@ -307,7 +302,7 @@ static void on_worker_hb(master *m, eng_msg *msg) {
     send_to(m, msg->peer, msg->peer_len, json_pack("{s:s}", "t", "rereg"));
     return;
   }
-  w->last = now_ms();
+  w->last = eng_now_ms();
   worker_execs(m, (int)(w - m->w), json_object_get(msg->hdr, "execs"), 0);
 }
 
@@ -357,7 +352,7 @@ static void on_app(master *m, eng_msg *msg) {
     memset(a, 0, sizeof *a);
     a->id = id > 0 ? id : ++m->next_app;
     if (a->id > m->next_app) m->next_app = a->id;
-    a->started = now_ms();
+    a->started = eng_now_ms();
   }
   const char *name = json_string_value(json_object_get(h, "name"));
   const char *drv = json_string_value(json_object_get(h, "driver"));
@@ -371,7 +366,7 @@ static void on_app(master *m, eng_msg *msg) {
   int next = (int)json_integer_value(json_object_get(h, "next_exec"));
   if (next > a->next_exec) a->next_exec = next;
   a->alive = 1;
-  a->last = now_ms();
+  a->last = eng_now_ms();
   int total = 0;
   for (int i = 0; i < m->nw; i++) total += m->w[i].alive ? m->w[i].cores : 0;
   if (!was_alive) mlog("app %d (%s) registered from %s", a->id, a->name, a->driver);
@@ -394,7 +389,7 @@ static void on_app(master *m, eng_msg *msg) {
 static void end_app(master *m, mapp *a, const char *why) {
   if (!a->alive) return;
   a->alive = 0;
-  a->ended = now_ms();
+  a->ended = eng_now_ms();
   mlog("app %d (%s) ended: %s", a->id, a->name, why);
   for (int i = 0; i < m->nx; i++) {
     mexec *x = &m->x[i];
@@ -411,7 +406,7 @@ static void end_app(master *m, mapp *a, const char *why) {
 
 static void on_status(master *m, eng_msg *msg) {
   json_t *ws = json_array(), *as = json_array();
-  double now = now_ms();
+  double now = eng_now_ms();
   for (int i = 0; i < m->nw; i++) {
     mworker *w = &m->w[i];
     if (!w->alive && now - w->last > FORGET_MS) continue;
@@ -465,7 +460,7 @@ static void probe_workers(master *m) {
 }
 
 static void check_timeouts(master *m) {
-  double now = now_ms();
+  double now = eng_now_ms();
   for (int i = 0; i < m->nw; i++) {
     mworker *w = &m->w[i];
     if (!w->alive || now - w->last < WORKER_TIMEOUT_MS) continue;
@@ -528,7 +523,7 @@ int eng_master_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   master m;
   memset(&m, 0, sizeof m);
-  m.started = now_ms();
+  m.started = eng_now_ms();
   void *zctx = zmq_ctx_new();
   eng_zap_start(zctx, &sec, "master");
   m.sock = zmq_socket(zctx, ZMQ_ROUTER);
@@ -547,7 +542,7 @@ int eng_master_main(int argc, char **argv) {
     return 1;
   }
   mlog("listening on ember://%s:%d", addr, port);
-  double last_check = now_ms();
+  double last_check = eng_now_ms();
   while (!g_stop) {
     zmq_pollitem_t it = {m.sock, 0, ZMQ_POLLIN, 0};
     zmq_poll(&it, 1, 200);
@@ -565,7 +560,7 @@ int eng_master_main(int argc, char **argv) {
       else if (strcmp(t, "ahb") == 0) {
         mapp *a = app_by_id(&m, (int)json_integer_value(json_object_get(msg.hdr, "app")));
         if (a && a->alive) {
-          a->last = now_ms();
+          a->last = eng_now_ms();
           memcpy(a->zid, msg.peer, msg.peer_len);
           a->zlen = msg.peer_len;
         } else {
@@ -584,11 +579,11 @@ int eng_master_main(int argc, char **argv) {
       eng_msg_close(&msg);
     }
     double closed = eng_monitor_last_disconnect(mon);
-    if (closed > 0 && now_ms() - closed < 1000) probe_workers(&m);
-    if (now_ms() - last_check > 250) {
+    if (closed > 0 && eng_now_ms() - closed < 1000) probe_workers(&m);
+    if (eng_now_ms() - last_check > 250) {
       check_timeouts(&m);
       schedule(&m);
-      last_check = now_ms();
+      last_check = eng_now_ms();
     }
   }
   mlog("stopping");

@@ -80,7 +80,7 @@ typedef struct job {
 static void stage_event(job *j, jstage *st, int kind) {
   eng_event ev = {.kind = kind, .job = j->id, .stage = st->id, .tasks = st->ntasks,
                   .done = st->done, .running = st->running,
-                  .elapsed_ms = eng__now_ms() - j->start, .desc = j->desc};
+                  .elapsed_ms = eng_now_ms() - j->start, .desc = j->desc};
   eng__emit(j->s, &ev);
 }
 
@@ -534,8 +534,8 @@ static int alive_count(eng_session *s) {
  * kills executors that do not stop (they are restarted). */
 static void wind_down(job *j) {
   kill_running(j);
-  double deadline = eng__now_ms() + 1500;
-  while (running_count(j) > 0 && eng__now_ms() < deadline) {
+  double deadline = eng_now_ms() + 1500;
+  while (running_count(j) > 0 && eng_now_ms() < deadline) {
     pump(j, 20);
     eng__reap_executors(j->s);
     executors_lost(j);
@@ -728,10 +728,10 @@ static int prepare(eng_session *s, eng_ds *d, int depth) {
 
 static int wait_for_executors(job *j) {
   eng_session *s = j->s;
-  double deadline = eng__now_ms() + 60000;
+  double deadline = eng_now_ms() + 60000;
   while (alive_count(s) == 0) {
     if (atomic_load(&s->cancel_req)) return eng__fail(s, ENG_ECANCEL, "Cancelled: job cancelled");
-    if (eng__now_ms() > deadline)
+    if (eng_now_ms() > deadline)
       return eng__fail(s, ENG_ELOST, "ExecutorLost: no executor started within 60 s (%s)",
                        s->nexecs && s->execs[s->nexecs - 1].death[0] ? s->execs[s->nexecs - 1].death : "check that the ember binary runs");
     pump(j, 20);
@@ -755,7 +755,7 @@ int eng__run_job(eng_session *s, const eng_jobspec *spec) {
   j.spec = spec;
   j.id = s->next_job++;
   j.result_stage = -1;
-  j.start = eng__now_ms();
+  j.start = eng_now_ms();
   j.nresult = spec->parts ? spec->nparts : ds->nparts;
   snprintf(j.desc, sizeof j.desc, "%s at %s", spec->action ? spec->action : "job",
            s->callsite ? s->callsite : "<api>");
@@ -808,9 +808,9 @@ int eng__run_job(eng_session *s, const eng_jobspec *spec) {
   }
   if (j.failed) wind_down(&j);
   eng_event end = {.kind = ENG_EV_JOB_END, .job = j.id, .ok = !j.failed && rc == 0,
-                   .elapsed_ms = eng__now_ms() - j.start, .desc = j.desc};
+                   .elapsed_ms = eng_now_ms() - j.start, .desc = j.desc};
   eng__emit(s, &end);
-  s->stats.last_job_ms = eng__now_ms() - j.start;
+  s->stats.last_job_ms = eng_now_ms() - j.start;
   s->stats.exec_compile_ms += j.compile_max;
   if (!spec->internal) {
     eng_free(s->running_job);

@@ -9,6 +9,7 @@
  * at the end.
  */
 #include "session_int.h"
+#include "clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,12 +28,6 @@
 #include "../udf/udf_guard.h"
 #include "err.h"
 #include "mem.h"
-
-double eng__now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 int eng__fail(eng_session *s, int code, const char *fmt, ...) {
   va_list ap;
@@ -117,7 +112,7 @@ static eng_execinfo *add_exec(eng_session *s) {
   memset(e, 0, sizeof *e);
   e->id = ++s->next_exec_id;
   e->running_tid = -1;
-  e->started_ms = e->last_seen_ms = eng__now_ms();
+  e->started_ms = e->last_seen_ms = eng_now_ms();
   return e;
 }
 
@@ -205,7 +200,7 @@ static void describe_death(int status, char *out, size_t cap) {
 
 int eng__reap_executors(eng_session *s) {
   int dead = 0;
-  double now = eng__now_ms();
+  double now = eng_now_ms();
   /* Messages waiting unread mean nobody listened for a while (a long cell,
    * an idle prompt): executors' silence counts only once they are read. */
   int backlog = 0;
@@ -290,7 +285,7 @@ int eng__reap_executors(eng_session *s) {
 }
 
 int eng__handle_exec_msg(eng_session *s, eng_msg *m) {
-  double now = eng__now_ms();
+  double now = eng_now_ms();
   if (strcmp(m->type, "reg") == 0) {
     int id = (int)json_integer_value(json_object_get(m->hdr, "id"));
     eng_execinfo *e = eng__exec_by_id(s, id);
@@ -396,7 +391,7 @@ static void fmt_bytes(eng_buf *b, int64_t n) {
 /* The status as JSON (built on the session thread, read from any). */
 void eng__update_status(eng_session *s) {
   json_t *ex = json_array();
-  double now = eng__now_ms();
+  double now = eng_now_ms();
   for (int i = 0; i < s->nexecs; i++) {
     eng_execinfo *e = &s->execs[i];
     if (e->state == EX_DEAD && now - e->last_seen_ms > 600000) continue;
@@ -817,12 +812,12 @@ void eng_session_free(eng_session *s) {
     eng_execinfo *e = &s->execs[i];
     if (e->pid > 0 && e->state == EX_STARTING) kill(e->pid, SIGKILL);
   }
-  double deadline = eng__now_ms() + 2000;
+  double deadline = eng_now_ms() + 2000;
   for (int i = 0; i < s->nexecs; i++) {
     eng_execinfo *e = &s->execs[i];
     if (e->pid <= 0 || e->state == EX_DEAD) continue;
     while (waitpid(e->pid, NULL, WNOHANG) == 0) {
-      if (eng__now_ms() > deadline) {
+      if (eng_now_ms() > deadline) {
         kill(e->pid, SIGKILL);
         waitpid(e->pid, NULL, 0);
         break;

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "../udf/udf.h"
+#include "clock.h"
 #include "cluster.h"
 #include "cluster_client.h"
 #include "plan.h"
@@ -116,7 +117,6 @@ struct eng_session {
 
 /* Sets the session error and returns code. */
 int eng__fail(eng_session *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-double eng__now_ms(void);
 /* Removes a directory tree (best effort). */
 void eng__rm_rf(const char *dir);
 /* Starts a local executor process (or replaces a dead one). */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "clock.h"
 #include "err.h"
 #include "mem.h"
 #include "proto.h"
@@ -50,12 +51,6 @@ static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
   (void)sig;
   g_stop = 1;
-}
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void wlog(const char *fmt, const char *a, long b) {
@@ -262,7 +257,7 @@ int eng_worker_main(int argc, char **argv) {
   zmq_connect(w.sock, ep);
   wlog("connecting to master %s (%ld cores)", url, w.cores);
   register_with_master(&w);
-  double last_hb = now_ms();
+  double last_hb = eng_now_ms();
   int registered = 0;
   while (!g_stop) {
     zmq_pollitem_t it = {w.sock, 0, ZMQ_POLLIN, 0};
@@ -279,7 +274,7 @@ int eng_worker_main(int argc, char **argv) {
         } else if (strcmp(t, "rereg") == 0) {
           registered = 0;
           register_with_master(&w);
-          last_hb = now_ms();
+          last_hb = eng_now_ms();
         } else if (strcmp(t, "kill") == 0 || strcmp(t, "kill_app") == 0) {
           int app = (int)json_integer_value(json_object_get(m.hdr, "app"));
           int id = (int)json_integer_value(json_object_get(m.hdr, "id"));
@@ -298,12 +293,12 @@ int eng_worker_main(int argc, char **argv) {
       }
     }
     reap(&w);
-    if (!registered && now_ms() - last_hb >= 200) {
+    if (!registered && eng_now_ms() - last_hb >= 200) {
       register_with_master(&w);
-      last_hb = now_ms();
-    } else if (registered && now_ms() - last_hb >= 500) {
+      last_hb = eng_now_ms();
+    } else if (registered && eng_now_ms() - last_hb >= 500) {
       send_json(&w, json_pack("{s:s, s:o}", "t", "whb", "execs", exec_list(&w)));
-      last_hb = now_ms();
+      last_hb = eng_now_ms();
     }
   }
   for (int i = 0; i < w.nx; i++) kill_exec(&w.x[i]);

@@ -10,6 +10,7 @@
  * changes at most every UPDATE_MS, and ends as a one-line summary.
  */
 #include "iopub.h"
+#include "../engine/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -60,12 +61,6 @@ struct krn_pub {
   unsigned long token, synced;
 };
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Publishing from the thread itself                                        */
 /* ------------------------------------------------------------------------ */
@@ -91,7 +86,7 @@ static void flush_stream(krn_io *io, int i, int force) {
   }
   memmove(b->data, b->data + n, b->len - n);
   b->len -= n;
-  io->deadline[i] = b->len ? now_ms() + FLUSH_MS : 0;
+  io->deadline[i] = b->len ? eng_now_ms() + FLUSH_MS : 0;
 }
 
 static void flush_streams(krn_io *io, int force) {
@@ -114,7 +109,7 @@ static void read_pipe(krn_io *io, int i, int drain) {
     if (r < 0) break; /* EAGAIN: empty */
     /* The other stream's bytes came first: keep stdout/stderr in order. */
     if (io->sbuf[1 - i].len) flush_stream(io, 1 - i, 0);
-    if (io->sbuf[i].len == 0) io->deadline[i] = now_ms() + FLUSH_MS;
+    if (io->sbuf[i].len == 0) io->deadline[i] = eng_now_ms() + FLUSH_MS;
     eng_buf_append(&io->sbuf[i], tmp, (size_t)r);
     if (io->sbuf[i].oom) {
       io->sbuf[i].oom = 0; /* lose it rather than die */
@@ -145,7 +140,7 @@ static void job_publish(krn_io *io, const krn_job *view, int update) {
   if (c) publish(io, update ? "update_display_data" : "display_data", io->job_parent, c);
   eng_buf_free(&text);
   eng_buf_free(&html);
-  io->job_last = now_ms();
+  io->job_last = eng_now_ms();
 }
 
 static void job_clear(krn_io *io) {
@@ -161,7 +156,7 @@ static void job_finish(krn_io *io, int state) {
     krn_job view = io->job;
     if (view.state == KRN_JOB_RUNNING) {
       view.state = state;
-      view.elapsed_ms = now_ms() - io->job_t0;
+      view.elapsed_ms = eng_now_ms() - io->job_t0;
     }
     job_publish(io, &view, 1);
   }
@@ -169,7 +164,7 @@ static void job_finish(krn_io *io, int state) {
 }
 
 static void job_event(krn_io *io, const krn_job *j) {
-  double now = now_ms();
+  double now = eng_now_ms();
   if (io->job_active && io->job.job != j->job) job_finish(io, KRN_JOB_FAILED);
   if (!io->job_active) {
     io->job_active = 1;
@@ -187,7 +182,7 @@ static void job_event(krn_io *io, const krn_job *j) {
 /* Shows the bar once the job is old enough, then keeps it moving. */
 static void job_tick(krn_io *io) {
   if (!io->job_active || io->job_silent) return;
-  double now = now_ms();
+  double now = eng_now_ms();
   krn_job view = io->job;
   view.elapsed_ms = now - io->job_t0;
   if (!io->job_shown) {
@@ -285,7 +280,7 @@ static void *io_main(void *arg) {
         it[nit] = (zmq_pollitem_t){NULL, io->fd[i], ZMQ_POLLIN, 0};
         map[nit++] = i;
       }
-    double now = now_ms(), wake = -1;
+    double now = eng_now_ms(), wake = -1;
     for (int i = 0; i < 2; i++)
       if (io->deadline[i] > 0 && (wake < 0 || io->deadline[i] < wake)) wake = io->deadline[i];
     if (io->job_active && !io->job_silent) {
@@ -308,7 +303,7 @@ static void *io_main(void *arg) {
     if (c == 2) break;
     for (int k = 1; k < nit; k++)
       if (it[k].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) read_pipe(io, map[k], 0);
-    now = now_ms();
+    now = eng_now_ms();
     for (int i = 0; i < 2; i++)
       if (io->deadline[i] > 0 && now >= io->deadline[i]) flush_stream(io, i, 0);
     job_tick(io);

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "../engine/err.h"
+#include "../engine/clock.h"
 #include "../engine/mem.h"
 #include "../engine/val.h"
 #include "../udf/udf_guard.h"
@@ -29,12 +30,6 @@
 #include "tramp.h"
 
 repl *repl__current;
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static char *tok_dup(const repl_toks *t, int i) {
   return eng_strndup(repl_tok_ptr(t, i), (size_t)repl_tok_len(t, i));
@@ -1380,7 +1375,7 @@ static void gen_free(gen *g) {
 static void time_line(repl *r, eng_buf *b, double t0, const eng_runstats *before) {
   eng_runstats now;
   eng_session_stats(r->s, &now);
-  eng_buf_printf(b, "Time: %.3f ms", now_ms() - t0);
+  eng_buf_printf(b, "Time: %.3f ms", eng_now_ms() - t0);
   long jobs = now.jobs - before->jobs, tasks = now.tasks - before->tasks;
   if (jobs > 0) {
     eng_buf_printf(b, " (%ld job%s, %ld task%s", jobs, jobs == 1 ? "" : "s", tasks, tasks == 1 ? "" : "s");
@@ -1553,7 +1548,7 @@ static int meta(repl *r, const char *cmd) {
     if (*arg) {
       eng_runstats st;
       eng_session_stats(r->s, &st);
-      double t0 = now_ms();
+      double t0 = eng_now_ms();
       rc = repl_eval(r, arg, r->out);
       time_line(r, &b, t0, &st);
       info(r, eng_buf_cstr(&b));
@@ -1665,7 +1660,7 @@ int repl_eval(repl *r, const char *input, const repl_out *out) {
   r->interrupted = 0; /* one that came while idle is for nothing */
   eng_runstats st0;
   eng_session_stats(r->s, &st0);
-  double t0 = now_ms();
+  double t0 = eng_now_ms();
   r->cell++;
   int label = r->next_label > 0 ? r->next_label : r->cell;
   r->next_label = 0;

@@ -7,6 +7,7 @@
  * every process compiles its own copy, once per content hash.
  */
 #include "udf.h"
+#include "../engine/clock.h"
 
 #include <jansson.h>
 #include <libtcc.h>
@@ -287,12 +288,6 @@ static void on_diag(void *opaque, const char *msg) {
   d->nerr++;
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Why: libtcc 0.9.27 sets its global `global_expr` while it parses a
  * constant initializer and restores it on the way out, but a compile error
  * there (`long b = ;`) leaves through longjmp with it still set, and every
@@ -368,7 +363,7 @@ static udf_fn *compile_udf(const udf_def *d, eng_err *err) {
     }
     return f;
   }
-  double t0 = now_ms();
+  double t0 = eng_now_ms();
   diag dg = {0};
   eng_buf src;
   eng_buf_init(&src);
@@ -417,7 +412,7 @@ static udf_fn *compile_udf(const udf_def *d, eng_err *err) {
   if (d->nparams == 2 && d->params[0] == UDF_DOUBLE && d->params[1] == UDF_DOUBLE &&
       d->ret == UDF_DOUBLE)
     f->f2_dd = (double (*)(double, double))tcc_get_symbol(s, d->entry);
-  f->compile_ms = now_ms() - t0;
+  f->compile_ms = eng_now_ms() - t0;
   if (!f->call) {
     eng_err_set(err, ENG_ECOMPILE, "CompileError: %s: entry point missing", d->name);
     tcc_delete(s);
