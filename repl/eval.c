@@ -1266,19 +1266,10 @@ static udf_module *compile_gen(repl *r, gen *g, eng_err *err) {
     names[n] = r->syms[i].name;
     addrs[n++] = r->syms[i].addr;
   }
-  /* For ember's developers: EMBER_CELL_DUMP=DIR keeps each cell's
-   * generated C (DIR/cell-N.c, the last attempt), as EMBER_UDF_DUMP does
-   * for UDFs. */
-  const char *dump = getenv("EMBER_CELL_DUMP");
-  if (dump && *dump) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/cell-%d.c", dump, r->cell);
-    FILE *df = fopen(path, "w");
-    if (df) {
-      fputs(eng_buf_cstr(&g->file), df);
-      fclose(df);
-    }
-  }
+  /* EMBER_CELL_DUMP=DIR keeps DIR/cell-N.c (the last attempt). */
+  char dump_name[64];
+  snprintf(dump_name, sizeof dump_name, "cell-%d.c", r->cell);
+  udf_dump_source("EMBER_CELL_DUMP", dump_name, eng_buf_cstr(&g->file));
   udf_module *m = udf_module_compile_syms(repl__cellapi_text, eng_buf_cstr(&g->file), names,
                                           (void *const *)addrs, n, err);
   eng_free(names);

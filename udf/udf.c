@@ -301,6 +301,17 @@ static void on_diag(void *opaque, const char *msg) {
 extern int global_expr;
 static pthread_mutex_t g_compile_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void udf_dump_source(const char *env, const char *name, const char *text) {
+  const char *dir = getenv(env);
+  if (!dir || !*dir) return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f) return;
+  fputs(text, f);
+  fclose(f);
+}
+
 /* Compiles and relocates source in s, under the compile lock. */
 static int compile_locked(TCCState *s, const char *source) {
   pthread_mutex_lock(&g_compile_lock);
@@ -368,17 +379,11 @@ static udf_fn *compile_udf(const udf_def *d, eng_err *err) {
   eng_buf src;
   eng_buf_init(&src);
   udf__gen_source(&src, d);
-  /* For engine developers: EMBER_UDF_DUMP=DIR keeps each UDF's generated
-   * C (DIR/udf-<hash>.c), to read what the kernels became. */
-  const char *dump = getenv("EMBER_UDF_DUMP");
-  if (dump && *dump && !src.oom) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/udf-%016llx.c", dump, (unsigned long long)d->hash);
-    FILE *df = fopen(path, "w");
-    if (df) {
-      fputs(eng_buf_cstr(&src), df);
-      fclose(df);
-    }
+  /* EMBER_UDF_DUMP=DIR keeps DIR/udf-<hash>.c, to read what the kernels became. */
+  if (!src.oom) {
+    char name[64];
+    snprintf(name, sizeof name, "udf-%016llx.c", (unsigned long long)d->hash);
+    udf_dump_source("EMBER_UDF_DUMP", name, eng_buf_cstr(&src));
   }
   TCCState *s = src.oom ? NULL : new_state(&dg);
   int ok = s && compile_locked(s, eng_buf_cstr(&src));

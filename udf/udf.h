@@ -130,6 +130,10 @@ ENG_API void udf_cache_stats(udf_cache *c, long *out_compiles, double *out_ms);
 typedef struct udf_module udf_module;
 ENG_API udf_module *udf_module_compile(const char *extra_header, const char *source,
                                        eng_err *err);
+/* For ember's developers: when the environment variable `env` names a
+ * directory, writes text there as file `name` (EMBER_UDF_DUMP keeps each
+ * UDF's generated C, EMBER_CELL_DUMP each cell's). Best effort. */
+ENG_API void udf_dump_source(const char *env, const char *name, const char *text);
 /* The same, with extra symbols for this compile only (names[i] at addrs[i];
  * the session's globals and functions, which later cells shadow). */
 ENG_API udf_module *udf_module_compile_syms(const char *extra_header, const char *source,
