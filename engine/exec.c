@@ -107,11 +107,13 @@ static void serve_fetch(eng_exec *ex, void *srv, eng_msg *m) {
   int rc = id ? eng_bs_read(ex->bs, id, off, (size_t)max, &out, &next, &err)
               : eng_err_set(&err, ENG_EPROTO, "ProtocolError: fetch without id");
   json_t *h;
+  /* The request's number goes back with the answer (see next_chunk). */
+  json_int_t rq = json_integer_value(json_object_get(m->hdr, "rq"));
   if (rc < 0) {
-    h = json_pack("{s:s, s:b, s:s}", "t", "chunk", "ok", 0, "err", err.msg);
+    h = json_pack("{s:s, s:b, s:s, s:I}", "t", "chunk", "ok", 0, "err", err.msg, "rq", rq);
     eng_msg_send(srv, m->peer, m->peer_len, h, NULL, 0, 0, NULL);
   } else {
-    h = json_pack("{s:s, s:b, s:I}", "t", "chunk", "ok", 1, "next", (json_int_t)next);
+    h = json_pack("{s:s, s:b, s:I, s:I}", "t", "chunk", "ok", 1, "next", (json_int_t)next, "rq", rq);
     size_t len = out.len;
     char *data = eng_buf_take(&out, NULL);
     eng_frame f = {data, len, NULL, NULL};
@@ -447,8 +449,14 @@ static int next_chunk(eng_fetch *f, eng_err *err) {
       return rc;
     }
   } else {
-    json_t *h = json_pack("{s:s, s:s, s:I, s:I}", "t", "fetch", "id", f->id, "off",
-                          (json_int_t)f->off, "max", (json_int_t)FETCH_CHUNK);
+    /* Each request is numbered and the answer names its number: a task
+     * cancelled while it waited leaves its answer on this peer's socket,
+     * and the next task's fetch must not take it for its own (it would
+     * read another block's bytes). */
+    static _Atomic int64_t next_rq;
+    int64_t rq = atomic_fetch_add(&next_rq, 1) + 1;
+    json_t *h = json_pack("{s:s, s:s, s:I, s:I, s:I}", "t", "fetch", "id", f->id, "off",
+                          (json_int_t)f->off, "max", (json_int_t)FETCH_CHUNK, "rq", (json_int_t)rq);
     /* ZMQ_IMMEDIATE: the send waits for a live connection; a peer that
      * never answers the connect is gone. */
     double start = eng_now_ms();
@@ -464,6 +472,7 @@ static int next_chunk(eng_fetch *f, eng_err *err) {
                          f->id);
     }
     eng_msg m;
+  wait_answer:
     for (;;) {
       zmq_pollitem_t it = {f->sock, 0, ZMQ_POLLIN, 0};
       zmq_poll(&it, 1, 100);
@@ -483,6 +492,10 @@ static int next_chunk(eng_fetch *f, eng_err *err) {
       }
     }
     if (eng_msg_recv(f->sock, 0, &m, 0, err) < 0) return ENG_EFETCH;
+    if (json_integer_value(json_object_get(m.hdr, "rq")) != rq) {
+      eng_msg_close(&m); /* an abandoned request's answer */
+      goto wait_answer;
+    }
     if (!json_is_true(json_object_get(m.hdr, "ok"))) {
       const char *e = json_string_value(json_object_get(m.hdr, "err"));
       eng_err_set(err, ENG_EFETCH, "%s", e ? e : "FetchFailed: block missing");
