@@ -120,9 +120,11 @@ static void slow_kill_20x_1e7(void **state) {
     memset(&k, 0, sizeof k);
     k.w = &w;
     k.stage_index = rep % 2 ? 0 : 1;
-    /* The reduce stage is short (map-side combining leaves 8 x 1e5 rows):
-     * aim early in it, or the kill may come after the job. */
-    k.delay_ms = rep % 2 ? 100 + rand() % 200 : rand() % 10;
+    /* Map-stage kills land 10-50% into the time the job takes without a
+     * kill (the map stage is most of it); the reduce stage is short
+     * (map-side combining leaves 8 x 1e5 rows): aim early in it, or the
+     * kill may come after the job. */
+    k.delay_ms = rep % 2 ? t_base * (0.1 + 0.4 * rand() / (double)RAND_MAX) : rand() % 10;
     k.pid = pids[rep % np];
     pthread_create(&k.th, NULL, killer_main, &k);
     eng_ds *d = eng_reduce_by_key(eng_map(eng_range(s, 0, n, 1, 8), f), add, 8);
