@@ -9,7 +9,6 @@
 #include "udf_int.h"
 
 #include <stdio.h>
-#include <ctype.h>
 #include <string.h>
 
 #include "../engine/buf.h"
@@ -159,35 +158,6 @@ static int split_kv(const char *e, size_t n, const char **k, size_t *kn, const c
 
 static int is_truthish(udf_type t) { return t == UDF_LONG || t == UDF_INT || t == UDF_BOOL; }
 
-/* The helper writing a parameter of type t as a pair's item in place, or
- * NULL (see eng_fn_kv_param_* in udf_helpers.c). */
-static const char *kv_param_fn(udf_type t) {
-  switch (t) {
-    case UDF_STR: return "eng_fn_kv_param_str";
-    case UDF_LONG: return "eng_fn_kv_param_long";
-    case UDF_DOUBLE: return "eng_fn_kv_param_double";
-    case UDF_BOOL: return "eng_fn_kv_param_bool";
-    default: return NULL;
-  }
-}
-
-/* Is [p, p+n), blanks around it aside, exactly `name`? */
-static int same_text(const char *p, size_t n, const char *name) {
-  while (n && isspace((unsigned char)*p)) p++, n--;
-  while (n && isspace((unsigned char)p[n - 1])) n--;
-  return n == strlen(name) && memcmp(p, name, n) == 0;
-}
-
-/* Is [p, p+n) a small decimal integer literal (digits only, blanks around)? */
-static int int_literal(const char *p, size_t n) {
-  while (n && isspace((unsigned char)*p)) p++, n--;
-  while (n && isspace((unsigned char)p[n - 1])) n--;
-  if (n == 0 || n > 18) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!isdigit((unsigned char)p[i])) return 0;
-  return 1;
-}
-
 /* One row of a typed kernel over one numeric parameter: the result of
  * element __ember_p[j], either the UDF's one-return expression with the
  * parameter declared (converted to the function's type, exactly as the call
@@ -262,20 +232,11 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
     size_t elen, kn, vn;
     if (inline_body(d, pname, sizeof pname, &expr, &elen) && split_kv(expr, elen, &k, &kn, &v, &vn)) {
       /* Only while kv is still the prelude's macro (not #undef'd). */
-      const char *direct = kv_param_fn(d->params[0]);
-      if (direct && same_text(k, kn, pname) && int_literal(v, vn)) {
-        /* kv(x, 1), the counting shape: written in place (helpers.c). */
-        eng_buf_printf(b,
-                       "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n"
-                       "  %s(&__ember_kv[0], __ember_a);\n  eng_fn_kv_set_long(&__ember_kv[1], (long)(%.*s));\n}\n",
-                       direct, (int)vn, v);
-      } else {
-        eng_buf_printf(b, "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n  %s %s = ",
-                       d->params[0] == UDF_CSTR ? "const char *" : ctype(d->params[0]), pname);
-        conv_in(b, d->params[0], "__ember_a[0]");
-        eng_buf_printf(b, ";\n  EMBER_VSET(&__ember_kv[0], %.*s);\n  EMBER_VSET(&__ember_kv[1], %.*s);\n}\n",
-                       (int)kn, k, (int)vn, v);
-      }
+      eng_buf_printf(b, "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n  %s %s = ",
+                     d->params[0] == UDF_CSTR ? "const char *" : ctype(d->params[0]), pname);
+      conv_in(b, d->params[0], "__ember_a[0]");
+      eng_buf_printf(b, ";\n  EMBER_VSET(&__ember_kv[0], %.*s);\n  EMBER_VSET(&__ember_kv[1], %.*s);\n}\n",
+                     (int)kn, k, (int)vn, v);
       udf_type p = d->params[0];
       if (is_intish(p) || p == UDF_DOUBLE) {
         const char *in = p == UDF_DOUBLE ? "double" : "long";

@@ -490,20 +490,6 @@ FN(void, eng_fn_exit, (int status)) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Pair items written in place                                              */
-/* ------------------------------------------------------------------------ */
-
-/* For __ember_call_kv of a lambda `return kv(x, LITERAL)` (udf_gen.c): the
- * pair's items are written through pointers, converted exactly as the
- * generic code would (the parameter as its declared type, then back to a
- * val), but without the struct copies tcc makes of each val and str. */
-FN(void, eng_fn_kv_param_str, (val *out, const val *a)) { *out = eng_fn_v_str(eng_fn_as_str(*a)); }
-FN(void, eng_fn_kv_param_long, (val *out, const val *a)) { *out = eng_fn_v_long(eng_fn_as_long(*a)); }
-FN(void, eng_fn_kv_param_double, (val *out, const val *a)) { *out = eng_fn_v_double(eng_fn_as_double(*a)); }
-FN(void, eng_fn_kv_param_bool, (val *out, const val *a)) { *out = eng_fn_v_bool(eng_fn_as_bool(*a)); }
-FN(void, eng_fn_kv_set_long, (val *out, long x)) { *out = eng_fn_v_long(x); }
-
-/* ------------------------------------------------------------------------ */
 /* Struct copies                                                            */
 /* ------------------------------------------------------------------------ */
 
@@ -566,8 +552,6 @@ const udf_symbol udf__helper_symbols[] = {
     SYM(eng_fn_acc_add),      {"exit", (const void *)eng_fn_exit},
     {"_exit", (const void *)eng_fn_exit}, {"_Exit", (const void *)eng_fn_exit},
     {"quick_exit", (const void *)eng_fn_exit},
-    SYM(eng_fn_kv_param_str), SYM(eng_fn_kv_param_long), SYM(eng_fn_kv_param_double),
-    SYM(eng_fn_kv_param_bool), SYM(eng_fn_kv_set_long),
     SYM(eng_fn_vset_long),    SYM(eng_fn_vset_double), SYM(eng_fn_vset_bool),
     SYM(eng_fn_vset_cstr),    SYM(eng_fn_vset_str),    SYM(eng_fn_vset_val),
     {"memmove", (const void *)udf_memmove},

@@ -553,7 +553,7 @@ static void udf_call_kv_matches_call(void **state) {
       {"val f(long x) { return kv(x % 3, x * 2); }", UDF_LONG, 1},
       {"val f(long x) { return kv(strf(\"%ld,%ld\", x, x + 1), list(x, (x, 7))); }", UDF_LONG, 1},
       {"val f(str w) {\n  return kv(w,\n    1);\n}", UDF_STR, 1},
-      /* kv(param, integer literal) writes its items in place (udf_gen.c). */
+      /* Parameters of each numeric kind as the key. */
       {"val f(long x) { return kv(x, 10); }", UDF_LONG, 1},
       {"val f(double x) { return kv( x , 1); }", UDF_DOUBLE, 1},
       {"val f(bool b) { return kv(b, 010); }", UDF_BOOL, 1},
