@@ -65,19 +65,6 @@ int repl_type_of_tokens(const repl_toks *t, int a, int b, int allow_void) {
   return -1;
 }
 
-static const char *c_spelling(udf_type t) {
-  switch (t) {
-    case UDF_VOID: return "void";
-    case UDF_LONG: return "long";
-    case UDF_INT: return "int";
-    case UDF_DOUBLE: return "double";
-    case UDF_BOOL: return "bool";
-    case UDF_STR: return "str";
-    case UDF_CSTR: return "const char *";
-    default: return "val";
-  }
-}
-
 /* ------------------------------------------------------------------------ */
 /* Result type inference                                                    */
 /* ------------------------------------------------------------------------ */
@@ -480,7 +467,7 @@ void repl_lambda_source(const repl_toks *t, const repl_lambda *l, const char *ce
                         const char *fname, eng_buf *b) {
   int params_open = match(t, l->t0, l->t1) + 1;
   eng_buf_printf(b, "#line %d \"%s\"\nstatic %s %s", t->t[params_open].line, cell_name,
-                 c_spelling(l->ret), fname);
+                 udf_type_c(l->ret), fname);
   /* Copy from '(' to the body's end, skipping "-> T", wrapping returns. */
   int body_open = params_open;
   while (body_open < l->t1 && !tok_eq(t, body_open, "{")) body_open++;

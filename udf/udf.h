@@ -41,6 +41,9 @@ typedef enum udf_type {
 
 #define UDF_MAX_PARAMS 4
 
+/* The C spelling of a UDF type in UDF and cell source ("long", "const char *"). */
+ENG_API const char *udf_type_c(udf_type t);
+
 typedef struct udf_def {
   char *name;    /* shown in errors: "lambda at cell[3]:1", "add" */
   char *source;  /* C source defining `entry` (NULL for builtins) */

@@ -13,8 +13,8 @@
 
 #include "../engine/buf.h"
 
-/* The C spelling of a UDF type. */
-static const char *ctype(udf_type t) {
+/* The C spelling of a UDF type (udf.h). */
+const char *udf_type_c(udf_type t) {
   switch (t) {
     case UDF_VOID: return "void";
     case UDF_LONG: return "long";
@@ -172,10 +172,10 @@ typedef struct row_kernel_ctx {
 
 static void row_expr(eng_buf *b, const row_kernel_ctx *rk, int j) {
   if (rk->expr)
-    eng_buf_printf(b, "({ %s %s = (%s)__ember_p[%d]; (%s)(%.*s); })", ctype(rk->param), rk->pname, ctype(rk->param), j,
-                   ctype(rk->d->ret), (int)rk->elen, rk->expr);
+    eng_buf_printf(b, "({ %s %s = (%s)__ember_p[%d]; (%s)(%.*s); })", udf_type_c(rk->param), rk->pname, udf_type_c(rk->param), j,
+                   udf_type_c(rk->d->ret), (int)rk->elen, rk->expr);
   else
-    eng_buf_printf(b, "%s((%s)__ember_p[%d])", rk->entry, ctype(rk->param), j);
+    eng_buf_printf(b, "%s((%s)__ember_p[%d])", rk->entry, udf_type_c(rk->param), j);
 }
 
 void udf__gen_source(eng_buf *b, const udf_def *d) {
@@ -183,7 +183,7 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
   eng_buf_puts(b, "\n#line 1 \"<ember>\"\n");
   for (int i = 0; i < d->ncaps; i++) {
     udf_type t = d->cap_types[i];
-    eng_buf_printf(b, "static %s %s;\n", t == UDF_CSTR ? "const char *" : ctype(t),
+    eng_buf_printf(b, "static %s %s;\n", t == UDF_CSTR ? "const char *" : udf_type_c(t),
                    d->cap_names[i]);
   }
   eng_buf_puts(b, d->source);
@@ -233,7 +233,7 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
     if (inline_body(d, pname, sizeof pname, &expr, &elen) && split_kv(expr, elen, &k, &kn, &v, &vn)) {
       /* Only while kv is still the prelude's macro (not #undef'd). */
       eng_buf_printf(b, "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n  %s %s = ",
-                     d->params[0] == UDF_CSTR ? "const char *" : ctype(d->params[0]), pname);
+                     d->params[0] == UDF_CSTR ? "const char *" : udf_type_c(d->params[0]), pname);
       conv_in(b, d->params[0], "__ember_a[0]");
       eng_buf_printf(b, ";\n  EMBER_VSET(&__ember_kv[0], %.*s);\n  EMBER_VSET(&__ember_kv[1], %.*s);\n}\n",
                      (int)kn, k, (int)vn, v);
@@ -246,7 +246,7 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
                        "  for (; __ember_p < __ember_end; __ember_p++, __ember_k++, __ember_v++) {\n"
                        "    %s %s = (%s)*__ember_p;\n"
                        "    EMBER_VSET(__ember_k, %.*s);\n    EMBER_VSET(__ember_v, %.*s);\n  }\n}\n",
-                       in[0], in, in, ctype(p), pname, ctype(p), (int)kn, k, (int)vn, v);
+                       in[0], in, in, udf_type_c(p), pname, udf_type_c(p), (int)kn, k, (int)vn, v);
       }
       eng_buf_puts(b, "#endif\n");
     }
