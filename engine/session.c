@@ -894,6 +894,7 @@ int eng_session_default_parallelism(eng_session *s) {
 }
 
 void eng_session_cancel(eng_session *s) { atomic_store(&s->cancel_req, 1); }
+void eng_session_clear_cancel(eng_session *s) { atomic_store(&s->cancel_req, 0); }
 
 void eng_session_set_listener(eng_session *s, eng_listener_fn fn, void *ctx) {
   s->listener = fn;

@@ -66,6 +66,9 @@ ENG_API const char *eng_session_master(const eng_session *s);
  * starts); safe from other threads and signal handlers. The job ends with
  * "Cancelled: ..." within about a second, even inside an endless UDF loop. */
 ENG_API void eng_session_cancel(eng_session *s);
+/* Drops a cancel request no job has taken yet: one that came after the job
+ * it was meant for had ended, and would otherwise stop the next. */
+ENG_API void eng_session_clear_cancel(eng_session *s);
 
 /* ---- events ------------------------------------------------------------- */
 

@@ -60,16 +60,6 @@ static const char *enter_engine(repl *r, int action) {
   return u;
 }
 
-/* The engine forgets a cancel request when an action ends, but one that
- * came just after could stay pending and cancel the next job of a later
- * cell: an action over no partitions runs no job and drops it. */
-static void forget_cancel(repl *r) {
-  eng_ds *none = eng_empty(r->s);
-  int64_t n;
-  if (none) (void)eng_count(none, &n);
-  eng_session_clear_error(r->s);
-}
-
 /* Back to user code. An interrupt that came while the engine was busy but
  * did not fail the call (no task was running, or the job ended anyway)
  * still cancels the cell: the user asked to stop it. Checked after
@@ -81,7 +71,9 @@ static void leave_engine(repl *r, const char *u) {
   r->in_action = 0;
   udf_enter(u);
   if (r->interrupted && eng_session_errcode(r->s) != ENG_ECANCEL) {
-    if (action) forget_cancel(r);
+    /* A cancel that came just after the job ended would stop the next job
+     * of a later cell. */
+    if (action) eng_session_clear_cancel(r->s);
     raise_interrupted(r);
   }
 }
