@@ -4,9 +4,6 @@
 # NAME.c`; its stdout must equal NAME.out, its stderr must contain every line
 # of NAME.err (if present, in order), and the exit status must be that in
 # NAME.status (default 0, or 1 when NAME.err exists). Slow ones are *.c_slow.
-# Output that varies from run to run (PIDs and memory in :status) is masked
-# by the sed -E script NAME.mask, if present, applied to stdout before the
-# comparison.
 set -u
 build=$1
 mode=${2:-quick}
@@ -25,9 +22,6 @@ for f in $files; do
   n=$((n + 1))
   (cd "$here/repl" && timeout -k 5 300 "$OLDPWD/$bin" --master 'local[2]' "$f" >"$tmp/out" 2>"$tmp/err")
   status=$?
-  if [ -f "$base.mask" ]; then
-    sed -E -f "$base.mask" "$tmp/out" >"$tmp/out.masked" && mv "$tmp/out.masked" "$tmp/out"
-  fi
   want=0
   [ -f "$base.err" ] && want=1
   [ -f "$base.status" ] && want=$(cat "$base.status")

@@ -75,23 +75,6 @@ static void *killer_main(void *arg) {
   return NULL;
 }
 
-#define KEYS 100000
-
-static void check_sum_by_key(eng_val out, int64_t n) {
-  assert_int_equal(ENG_VLEN(out), KEYS);
-  static unsigned char seen[KEYS];
-  memset(seen, 0, sizeof seen);
-  for (long i = 0; i < ENG_VLEN(out); i++) {
-    eng_val p = eng_v_items(out)[i];
-    int64_t k = eng_v_long(eng_v_items(p)[0]), v = eng_v_long(eng_v_items(p)[1]);
-    assert_true(k >= 0 && k < KEYS && !seen[k]);
-    seen[k] = 1;
-    int64_t m = (n - k + KEYS - 1) / KEYS;
-    if (v != m * k + (int64_t)KEYS * (m * (m - 1) / 2))
-      fail_msg("key %lld: got %lld", (long long)k, (long long)v);
-  }
-}
-
 static void slow_kill_20x_1e7(void **state) {
   (void)state;
   watch w;
@@ -107,7 +90,7 @@ static void slow_kill_20x_1e7(void **state) {
   double t_base = now_ms();
   TH_OK(s, eng_collect(eng_reduce_by_key(eng_map(eng_range(s, 0, n, 1, 8), f), add, 8), &base_out));
   t_base = now_ms() - t_base;
-  check_sum_by_key(base_out, n);
+  th_check_sum_by_key(base_out, n);
   srand(20240601);
   double worst = 0, total = 0;
   for (int rep = 0; rep < 20; rep++) {
@@ -135,7 +118,7 @@ static void slow_kill_20x_1e7(void **state) {
     atomic_store(&k.stop, 1);
     pthread_join(k.th, NULL);
     if (rc < 0) fail_msg("round %d: %s", rep, eng_session_errmsg(s));
-    check_sum_by_key(out, n);
+    th_check_sum_by_key(out, n);
     print_message("round %2d: killed pid %d %s %.0f ms into the job; job took %.0f ms%s\n", rep,
                   (int)k.pid, rep % 2 ? "(map stage)" : "(reduce stage)",
                   k.killed_ms ? k.killed_ms - w.job_start : -1, took,
@@ -152,53 +135,10 @@ static void slow_kill_20x_1e7(void **state) {
 /* Word count of a 100 MB file of Zipf-distributed words equals the shell's. */
 static void slow_wordcount_100mb(void **state) {
   (void)state;
-  char dir[] = "/tmp/ember-slowwc-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char path[256], cmd[1024];
-  snprintf(path, sizeof path, "%s/words.txt", dir);
-  /* Words w<rank> with rank ~ 1/u (Zipf-ish), 12 per line. */
-  FILE *fp = fopen(path, "w");
-  assert_non_null(fp);
-  uint64_t x = 88172645463325252ULL;
-  long bytes = 0;
-  while (bytes < 100L << 20) {
-    for (int i = 0; i < 12; i++) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      double u = (double)(x >> 11) / 9007199254740992.0;
-      long r = (long)(1.0 / (u + 1e-6));
-      bytes += fprintf(fp, i ? " w%ld" : "w%ld", r);
-    }
-    bytes += fprintf(fp, "\n");
-  }
-  fclose(fp);
-  snprintf(cmd, sizeof cmd, "tr -s ' ' '\\n' < %s | sort | uniq -c | awk '{print $2, $1}' | sort > %s/want",
-           path, dir);
-  assert_int_equal(system(cmd), 0);
   eng_session *s = th_session(2);
-  eng_udf *split = th_udf(s, "val split_words(str line) { return words(line); }", "split_words",
-                          UDF_VAL, 1, UDF_STR, 0);
-  eng_udf *one = th_udf(s, "val one(val w) { return kv(w, 1); }", "one", UDF_VAL, 1, UDF_VAL, 0);
-  eng_ds *d = eng_reduce_by_key(eng_map(eng_flat_map(eng_text_file(s, path, 0), split), one),
-                                eng_udf_builtin(s, "add"), 0);
-  eng_val out;
-  double t0 = now_ms();
-  TH_OK(s, eng_collect(d, &out));
-  print_message("word count of 100 MB: %.0f ms, %ld distinct words\n", now_ms() - t0,
-                (long)ENG_VLEN(out));
-  char got[256];
-  snprintf(got, sizeof got, "%s/got", dir);
-  fp = fopen(got, "w");
-  for (long i = 0; i < ENG_VLEN(out); i++) {
-    const eng_val *p = eng_v_items(eng_v_items(out)[i]);
-    eng_str w = eng_v_str(p[0]);
-    fprintf(fp, "%.*s %lld\n", (int)w.len, w.ptr, (long long)eng_v_long(p[1]));
-  }
-  fclose(fp);
-  snprintf(cmd, sizeof cmd, "sort -o %s/got %s/got && cmp -s %s/got %s/want", dir, dir, dir, dir);
-  int same = system(cmd) == 0;
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
-  assert_true(same);
+  long distinct;
+  double ms = th_word_count_vs_shell(s, 100L << 20, 0, &distinct);
+  print_message("word count of 100 MB: %.0f ms, %ld distinct words\n", ms, distinct);
   eng_session_free(s);
 }
 

@@ -211,33 +211,14 @@ static int64_t acc_long(eng_session *s, eng_val acc) {
 
 /* ---- the shuffle-heavy job ---------------------------------------------------- */
 
-/* range(0, N) -> (x % K, x) -> reduce_by_key(add): key k sums the x = k
- * (mod K) below N. Checks every key of the collected result. */
-#define KEYS 100000
-
+/* range(0, n) -> (x % TH_KEYS, x) -> reduce_by_key(add), checked by
+ * th_check_sum_by_key (eng_th.h). */
 static eng_ds *sum_by_key_job(eng_session *s, int64_t n, int parts, const char *extra) {
   char src[512];
   snprintf(src, sizeof src, "val key_mod(long x) { %s return kv(x %% %d, x); }", extra ? extra : "",
-           KEYS);
+           TH_KEYS);
   eng_udf *f = th_udf(s, src, "key_mod", UDF_VAL, 1, UDF_LONG, 0);
   return eng_reduce_by_key(eng_map(eng_range(s, 0, n, 1, parts), f), eng_udf_builtin(s, "add"), parts);
-}
-
-static void check_sum_by_key(eng_val out, int64_t n) {
-  assert_int_equal(ENG_VKIND(out), ENG_V_LIST);
-  assert_int_equal(ENG_VLEN(out), KEYS);
-  static unsigned char seen[KEYS];
-  memset(seen, 0, sizeof seen);
-  for (long i = 0; i < ENG_VLEN(out); i++) {
-    eng_val p = eng_v_items(out)[i];
-    int64_t k = eng_v_long(eng_v_items(p)[0]), v = eng_v_long(eng_v_items(p)[1]);
-    assert_true(k >= 0 && k < KEYS);
-    assert_false(seen[k]);
-    seen[k] = 1;
-    int64_t m = (n - k + KEYS - 1) / KEYS; /* x = k + j*KEYS, j < m */
-    int64_t want = m * k + (int64_t)KEYS * (m * (m - 1) / 2);
-    if (v != want) fail_msg("key %lld: got %lld, want %lld", (long long)k, (long long)v, (long long)want);
-  }
 }
 
 /* ---- kills -------------------------------------------------------------------------- */
@@ -257,7 +238,7 @@ static void faults_kill_during_shuffle(void **state) {
   double t0 = now_ms();
   TH_OK(s, eng_collect(sum_by_key_job(s, n, 8, NULL), &out));
   double base = now_ms() - t0;
-  check_sum_by_key(out, n);
+  th_check_sum_by_key(out, n);
   srand(12345);
   for (int rep = 0; rep < 5; rep++) {
     pid_t pids[8];
@@ -274,7 +255,7 @@ static void faults_kill_during_shuffle(void **state) {
     double took = now_ms() - t0;
     killer_join(&k);
     if (rc < 0) fail_msg("rep %d: %s", rep, eng_session_errmsg(s));
-    check_sum_by_key(out, n);
+    th_check_sum_by_key(out, n);
     eng_runstats after;
     eng_session_stats(s, &after);
     print_message("kill %d: pid %d killed %.0f ms into the job, job took %.0f ms (%.0f ms without a kill), %ld tasks retried\n",
@@ -313,7 +294,7 @@ static void faults_kill_during_map_stage(void **state) {
   double took = now_ms() - t0;
   killer_join(&k);
   if (rc < 0) fail_msg("%s", eng_session_errmsg(s));
-  check_sum_by_key(out, n);
+  th_check_sum_by_key(out, n);
   print_message("map-stage kill %.0f ms into the stage (stage ended at %.0f ms), job took %.0f ms\n",
                 k.killed_ms - w.start_ms[0], w.end_ms[0] - w.start_ms[0], took);
   assert_true(k.killed_ms > 0);
@@ -352,14 +333,14 @@ static void faults_kill_during_result_stage(void **state) {
   double took = now_ms() - t0;
   killer_join(&k);
   if (rc < 0) fail_msg("%s", eng_session_errmsg(s));
-  check_sum_by_key(out, n);
+  th_check_sum_by_key(out, n);
   print_message("result-stage kill %.0f ms into the stage, job took %.0f ms, %d stages started\n",
                 k.killed_ms - w.start_ms[1], took, atomic_load(&w.nstarted));
   assert_true(k.killed_ms > 0);
   assert_true(w.job_end > k.killed_ms);
   assert_true(k.killed_ms > w.start_ms[1]);
   assert_non_null(strstr(w.warn, "ExecutorLost"));
-  assert_int_equal(acc_long(s, acc), KEYS);
+  assert_int_equal(acc_long(s, acc), TH_KEYS);
   eng_session_free(s);
 }
 
@@ -386,7 +367,7 @@ static void faults_kill_during_result_stage_many_parts(void **state) {
   double took = now_ms() - t0;
   killer_join(&k);
   if (rc < 0) fail_msg("%s", eng_session_errmsg(s));
-  check_sum_by_key(out, n);
+  th_check_sum_by_key(out, n);
   print_message("result-stage kill (48 partitions) %.0f ms into the stage, job took %.0f ms\n",
                 k.killed_ms - w.start_ms[1], took);
   assert_true(k.killed_ms > 0 && w.job_end > k.killed_ms);
@@ -417,7 +398,7 @@ static void faults_kill_all_executors(void **state) {
   killer_join(&k1);
   killer_join(&k2);
   if (rc < 0) fail_msg("%s", eng_session_errmsg(s));
-  check_sum_by_key(out, n);
+  th_check_sum_by_key(out, n);
   print_message("both executors killed %.0f ms in, job took %.0f ms\n", k1.killed_ms - w.job_start, took);
   assert_true(k1.killed_ms > 0 && k2.killed_ms > 0 && w.job_end > k2.killed_ms);
   eng_runstats st;
@@ -762,11 +743,11 @@ static void faults_cancel_shuffle_then_rerun(void **state) {
        * the cancel, which came between jobs, would stop the next one (see
        * eng_session_cancel): it is dropped. */
       TH_OK(s, rc);
-      check_sum_by_key(out, n);
+      th_check_sum_by_key(out, n);
       eng_session_clear_cancel(s);
     }
     TH_OK(s, eng_collect(d, &out));
-    check_sum_by_key(out, n);
+    th_check_sum_by_key(out, n);
   }
   assert_true(cancelled >= 2);
   eng_runstats st;
