@@ -242,7 +242,6 @@ typedef struct gen {
   unsigned char *ind;
   char **ind_names;
   int nind, capind;
-  int no_ind; /* emit_range writes tokens as they are (shipped sources) */
   eng_err err;
 } gen;
 
@@ -252,7 +251,7 @@ static void line_dir(eng_buf *b, int line, const char *cell) {
 
 /* Appends tokens [a, b) as written (layout kept), with lambdas replaced by
  * their calls and, optionally, some tokens left out (skip returns 1). */
-static void emit_range(gen *g, eng_buf *b, int a, int z, int (*skip)(const repl_toks *, int)) {
+static void emit_tokens(gen *g, eng_buf *b, int a, int z, int (*skip)(const repl_toks *, int), int indirect) {
   const repl_toks *t = g->t;
   if (a >= z) return;
   int pos = t->t[a].start;
@@ -270,13 +269,24 @@ static void emit_range(gen *g, eng_buf *b, int a, int z, int (*skip)(const repl_
     if (skip && skip(t, k)) {
       eng_buf_append(b, t->src + pos, (size_t)(t->t[k].start - pos));
       pos = t->t[k].end;
-    } else if (g->ind && g->ind[k] && !g->no_ind) {
+    } else if (indirect && g->ind && g->ind[k]) {
       eng_buf_append(b, t->src + pos, (size_t)(t->t[k].start - pos));
       eng_buf_printf(b, "(*__ember_gv_%.*s)", repl_tok_len(t, k), repl_tok_ptr(t, k));
       pos = t->t[k].end;
     }
   }
   eng_buf_append(b, t->src + pos, (size_t)(t->t[z - 1].end - pos));
+}
+
+/* The cell's own code: earlier cells' variables through their pointers. */
+static void emit_range(gen *g, eng_buf *b, int a, int z, int (*skip)(const repl_toks *, int)) {
+  emit_tokens(g, b, a, z, skip, 1);
+}
+
+/* Tokens as the user wrote them: sources shipped with lambdas (executors
+ * have none of the session's variables) and prototypes. */
+static void emit_as_written(gen *g, eng_buf *b, int a, int z, int (*skip)(const repl_toks *, int)) {
+  emit_tokens(g, b, a, z, skip, 0);
 }
 
 static int skip_storage(const repl_toks *t, int k) {
@@ -447,9 +457,7 @@ static void gen_func(gen *g, repl_item *it) {
   eng_buf fn;
   eng_buf_init(&fn);
   line_dir(&fn, it->line, r->cell_name);
-  g->no_ind = 1;
-  emit_range(g, &fn, it->t0, it->t1, skip_storage);
-  g->no_ind = 0;
+  emit_as_written(g, &fn, it->t0, it->t1, skip_storage);
   eng_buf_putc(&fn, '\n');
   define_name(g, name);
   repl_sym *s = sym_put(r, name);
@@ -458,9 +466,7 @@ static void gen_func(gen *g, repl_item *it) {
     eng_buf proto;
     eng_buf_init(&proto);
     line_dir(&proto, it->line, r->cell_name);
-    g->no_ind = 1;
-    emit_range(g, &proto, it->t0, it->body, skip_storage);
-    g->no_ind = 0;
+    emit_as_written(g, &proto, it->t0, it->body, skip_storage);
     eng_buf_puts(&proto, ";");
     s->decl = eng_buf_take(&proto, NULL);
     s->src = eng_buf_take(&fn, NULL);
@@ -1033,9 +1039,7 @@ static int generate(gen *g) {
         eng_buf one;
         eng_buf_init(&one);
         line_dir(&one, it->line, r->cell_name);
-        g->no_ind = 1;
-        emit_range(g, &one, it->t0, it->body, skip_storage);
-        g->no_ind = 0;
+        emit_as_written(g, &one, it->t0, it->body, skip_storage);
         eng_buf_puts(&one, ";\n");
         eng_buf_append(&protos, one.data, one.len);
         eng_buf_free(&one);
