@@ -155,13 +155,19 @@ static json_t *kernel_info(kernel *k) {
 /* Output of cells                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* Before a cell's result, display or error goes out: async signals held
+ * (restore_signals after), and what the cell printed sent first. */
+static void begin_output(kernel *k, sigset_t *old) {
+  block_async(old);
+  fflush(stdout);
+  fflush(stderr);
+  krn_pub_sync(k->pub);
+}
+
 static void out_result(void *ctx, const char *text) {
   kernel *k = ctx;
   sigset_t old;
-  block_async(&old);
-  fflush(stdout);
-  fflush(stderr);
-  krn_pub_sync(k->pub); /* what the cell printed goes first */
+  begin_output(k, &old);
   eng_free(k->result);
   k->result = eng_strdup(text);
   if (k->cur && !k->silent) {
@@ -177,10 +183,7 @@ static void out_result(void *ctx, const char *text) {
 static void out_display(void *ctx, const char *text, const eng_table *table) {
   kernel *k = ctx;
   sigset_t old;
-  block_async(&old);
-  fflush(stdout);
-  fflush(stderr);
-  krn_pub_sync(k->pub); /* what the cell printed goes first */
+  begin_output(k, &old);
   if (k->cur && !k->silent) {
     json_t *data = json_object();
     size_t n = strlen(text);
@@ -202,10 +205,7 @@ static void out_display(void *ctx, const char *text, const eng_table *table) {
 static void out_error(void *ctx, const char *ename, const char *evalue, const char *detail) {
   kernel *k = ctx;
   sigset_t old;
-  block_async(&old);
-  fflush(stdout);
-  fflush(stderr);
-  krn_pub_sync(k->pub); /* what the cell printed goes first */
+  begin_output(k, &old);
   json_t *tb = json_array();
   eng_buf first;
   eng_buf_init(&first);
