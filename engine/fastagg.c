@@ -13,9 +13,17 @@
  * the table grows.
  *
  * The queue: a push hashes its key, prefetches the key's first slot and
- * queues the row; every QLEN rows the queue is processed in order. Space
- * for the queued rows (slots, key bytes) is reserved at push time, so
+ * queues the row; once QLEN rows wait, each push first applies the oldest
+ * (a sliding window: every row's prefetch has QLEN pushes to arrive; a
+ * batch processed all at once gave its last rows almost none). Space for
+ * the queued rows (slots, key bytes) is reserved at push time, so
  * processing never allocates and never fails.
+ *
+ * Sizes: a task's table grows by doubling from 4096 slots; past SMALL_SLOTS
+ * it jumps straight to the size the executor thread's previous big table
+ * ended at, since the tasks of a stage see about as many keys each: each
+ * doubling rehashes every entry and faults in fresh pages (a tenth of word
+ * count's time went there). Small aggregations never reach the hint.
  */
 #include "fastagg.h"
 
@@ -24,7 +32,8 @@
 #include "mem.h"
 
 #define QLEN 32
-#define QBYTES 4096 /* queued keys longer than 16 bytes */
+#define QKEY 64 /* queued keys of 17..QKEY bytes are copied into the queue */
+#define SMALL_SLOTS ((int64_t)1 << 15)
 
 enum { K_NONE = 0, K_LONG = 1, K_STR = 2 };
 
@@ -38,9 +47,14 @@ typedef struct slot {
 typedef struct pending {
   slot want;       /* the slot a new entry gets; want.val is the row's x */
   uint64_t h;
-  const char *p;   /* keys longer than 16 bytes: their bytes (qbytes) */
+  const char *p;   /* keys longer than 16 bytes: their bytes (kb) */
   int raw;
+  char kb[QKEY];
 } pending;
+
+/* The slot count this thread's last big table reached (see Sizes). One
+ * task runs at a time on an executor's task thread. */
+static __thread int64_t t_size_hint;
 
 struct eng_fastagg {
   eng_fa_ll fl;
@@ -55,10 +69,8 @@ struct eng_fastagg {
   char *kbytes;     /* keys longer than 16 bytes, each followed by a NUL */
   int64_t kused, kcap;
   int64_t kreserved; /* kbytes promised to queued keys */
-  pending q[QLEN];
-  int nq;
-  int qused;
-  char qbytes[QBYTES];
+  pending q[QLEN]; /* a ring: nq rows from q[qhead] on */
+  int nq, qhead;
 };
 
 eng_fastagg *eng__fa_new(eng_fa_ll fl, eng_fa_dd fd, const eng_val *zero) {
@@ -74,6 +86,7 @@ eng_fastagg *eng__fa_new(eng_fa_ll fl, eng_fa_dd fd, const eng_val *zero) {
 }
 
 static void free_arrays(eng_fastagg *fa) {
+  if (fa->nslots > SMALL_SLOTS) t_size_hint = fa->nslots;
   eng_free(fa->slots);
   eng_free(fa->order);
   eng_free(fa->kbytes);
@@ -92,7 +105,7 @@ void eng__fa_clear(eng_fastagg *fa) {
   fa->order = NULL;
   fa->kbytes = NULL;
   fa->nslots = fa->n = fa->cap = fa->kused = fa->kcap = fa->kreserved = 0;
-  fa->nq = fa->qused = 0;
+  fa->nq = fa->qhead = 0;
 }
 
 /* The n <= 8 bytes at p as a zero-padded little-endian word, without a
@@ -115,8 +128,37 @@ static inline uint64_t load_small(const char *p, long n) {
   return (uint64_t)u[0] | ((uint64_t)u[n / 2] << (8 * (n / 2))) | ((uint64_t)u[n - 1] << (8 * (n - 1)));
 }
 
-/* 64-bit multiply-mix hash of bytes; quality matters, Python compatibility
- * does not (partitions are computed elsewhere). */
+/* An unaligned 8-byte load that neither the compiler nor ASan treats as an
+ * access to one object (see load_word). */
+typedef uint64_t __attribute__((may_alias, aligned(1))) unaligned_u64;
+
+/* The n <= 8 bytes at p, as load_small, without branching on n: word
+ * lengths vary from row to row, and load_small's branches mispredicted
+ * about every other key. One 8-byte load masked to n bytes may read past
+ * the key, but only when the 8 bytes lie in p's page, which is mapped (the
+ * caller's promise: p is a byte of a key, even when n is 0), so it cannot
+ * fault; those bytes are masked off unseen. ASan, which checks objects
+ * rather than pages, is told to look away. */
+__attribute__((no_sanitize_address)) static inline uint64_t load_word(const char *p, long n) {
+  if (((uintptr_t)p & 4095) > 4096 - 8) return load_small(p, n);
+  uint64_t w = *(const unaligned_u64 *)p;
+  return w & (n >= 8 ? ~0ull : (1ull << (8 * n)) - 1);
+}
+
+/* The hash of a key of n <= 16 bytes, from its two zero-padded words.
+ * Quality matters, Python compatibility does not (partitions are computed
+ * elsewhere). */
+static inline uint64_t hash_words(uint64_t k0, uint64_t k1, uint64_t n) {
+  uint64_t h = (k0 ^ (0x9e3779b97f4a7c15ull + n)) * 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 31;
+  h = (h ^ k1) * 0x94d049bb133111ebull;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 32;
+  return h;
+}
+
+/* The hash of a longer key: the same mix, eight bytes at a time. */
 static uint64_t hash_bytes(const char *p, long n) {
   uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
   long i = 0;
@@ -149,11 +191,13 @@ static const char *slot_bytes(const eng_fastagg *fa, const slot *s) {
 }
 
 static uint64_t slot_hash(const eng_fastagg *fa, const slot *s) {
-  return fa->kkind == K_LONG ? hash_long((int64_t)s->k0) : hash_bytes(slot_bytes(fa, s), s->len);
+  if (fa->kkind == K_LONG) return hash_long((int64_t)s->k0);
+  return s->len <= 16 ? hash_words(s->k0, s->k1, s->len) : hash_bytes(fa->kbytes + s->k1, s->len);
 }
 
 static int grow(eng_fastagg *fa) {
   int64_t ns = fa->nslots ? fa->nslots * 2 : 4096;
+  if (fa->nslots == SMALL_SLOTS && t_size_hint > ns) ns = t_size_hint;
   if (ns > ((int64_t)1 << 32)) return ENG_ENOMEM;
   slot *t = eng__calloc_huge((size_t)ns, sizeof *t);
   uint32_t *o = t ? eng_realloc(fa->order, (size_t)(ns * 7 / 10 + 1) * sizeof *o) : NULL;
@@ -236,70 +280,81 @@ static void apply(eng_fastagg *fa, const pending *r) {
   combine(fa, s, w->val, 1, r->raw);
 }
 
+/* Applies the oldest queued row. It leaves the queue before the call: a
+ * combining function that raises unwinds out of here, and the table must
+ * not replay its row. */
+static void apply_oldest(eng_fastagg *fa) {
+  pending *r = &fa->q[fa->qhead];
+  fa->qhead = (fa->qhead + 1) % QLEN;
+  fa->nq--;
+  apply(fa, r);
+}
+
 void eng__fa_flush(eng_fastagg *fa) {
-  /* The queue is emptied before the calls: a combining function that raises
-   * unwinds out of here, and the table must not replay its rows. */
-  int nq = fa->nq;
-  fa->nq = 0;
-  for (int i = 0; i < nq; i++) apply(fa, &fa->q[i]);
-  fa->qused = 0;
+  while (fa->nq) apply_oldest(fa);
 }
 
 int eng__fa_push(eng_fastagg *fa, eng_val key, eng_val x, int raw) {
   int kk = ENG_VKIND(key) == ENG_V_LONG ? K_LONG : ENG_VKIND(key) == ENG_V_STR ? K_STR : K_NONE;
   int vk = ENG_VKIND(x);
   if (!kk || !((vk == ENG_V_LONG && fa->fl) || (vk == ENG_V_DOUBLE && fa->fd))) return 0;
-  if (!fa->kkind) {
+  if (fa->kkind != kk || fa->vkind != vk) {
+    if (fa->kkind) return 0;
     fa->kkind = kk;
     fa->vkind = vk;
-  } else if (fa->kkind != kk || fa->vkind != vk) {
-    return 0;
   }
   if (fa->n + fa->nq + 1 > fa->cap) {
     eng__fa_flush(fa); /* grow() rehashes entries, not queued rows */
     if (grow(fa) < 0) return ENG_ENOMEM;
   }
-  pending *r = &fa->q[fa->nq];
-  memset(&r->want, 0, sizeof r->want);
+  const char *p = NULL;
+  long n = 0;
+  if (kk == K_STR) {
+    p = (const char *)(uintptr_t)key.p;
+    n = ENG_VLEN(key);
+    if (n >= (long)UINT32_MAX) return 0;
+    if (n > 16 && reserve_key_bytes(fa, n + 1) < 0) return ENG_ENOMEM;
+  }
+  if (fa->nq == QLEN) apply_oldest(fa);
+  pending *r = &fa->q[(fa->qhead + fa->nq) % QLEN];
   r->want.val = x.p;
+  r->want.len = (uint32_t)n;
   r->raw = raw;
   r->p = NULL;
   if (kk == K_LONG) {
     r->want.k0 = key.p;
+    r->want.k1 = 0;
     r->h = hash_long((int64_t)key.p);
+  } else if (n == 0) {
+    /* p may point past its buffer, even onto an unmapped page. */
+    r->want.k0 = r->want.k1 = 0;
+    r->h = hash_words(0, 0, 0);
+  } else if (n <= 16) {
+    /* The second word is loaded from p itself (as zero bytes) when the key
+     * has none, without a branch: p + 8 may be on an unmapped page. */
+    int two = n > 8;
+    r->want.k0 = load_word(p, two ? 8 : n);
+    r->want.k1 = load_word(two ? p + 8 : p, two ? n - 8 : 0);
+    r->h = hash_words(r->want.k0, r->want.k1, (uint64_t)n);
   } else {
-    const char *p = (const char *)(uintptr_t)key.p;
-    long n = ENG_VLEN(key);
-    if (n >= (long)UINT32_MAX) return 0;
+    r->want.k0 = load_word(p, 8);
+    r->want.k1 = 0;
     r->h = hash_bytes(p, n);
-    r->want.len = (uint32_t)n;
-    r->want.k0 = load_small(p, n);
-    if (n > 8 && n <= 16) r->want.k1 = load_small(p + 8, n - 8);
-    if (n > 16) {
-      if (reserve_key_bytes(fa, n + 1) < 0) return ENG_ENOMEM;
-      if (n > QBYTES) {
-        /* Too long to queue: apply it now, after the queue, in order. */
-        pending one = *r;
-        one.want.tag = tag_of(one.h);
-        one.p = p;
-        eng__fa_flush(fa);
-        apply(fa, &one);
-        return 1;
-      }
-      if (fa->qused + n > QBYTES) {
-        pending keep = *r;
-        eng__fa_flush(fa);
-        fa->q[0] = keep;
-        r = &fa->q[0];
-      }
-      memcpy(fa->qbytes + fa->qused, p, (size_t)n);
-      r->p = fa->qbytes + fa->qused;
-      fa->qused += (int)n;
+    if (n > QKEY) {
+      /* Too long to queue: apply it now, after the queue, in order. */
+      pending one = *r;
+      one.want.tag = tag_of(one.h);
+      one.p = p;
+      eng__fa_flush(fa);
+      apply(fa, &one);
+      return 1;
     }
+    memcpy(r->kb, p, (size_t)n);
+    r->p = r->kb;
   }
   r->want.tag = tag_of(r->h);
   __builtin_prefetch(&fa->slots[r->h & (uint64_t)(fa->nslots - 1)]);
-  if (++fa->nq == QLEN) eng__fa_flush(fa);
+  fa->nq++;
   return 1;
 }
 
