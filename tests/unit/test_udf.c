@@ -960,6 +960,46 @@ static void udf_helpers_split_and_words(void **state) {
   FIX_END();
 }
 
+/* split with a one-byte separator against a byte-by-byte split, for every
+ * length 0..40 and strings of separators, high bytes (UTF-8) and letters,
+ * with a space and a high byte as the separator. */
+eng_val eng_fn_split(eng_str s, eng_str sep);
+static void udf_helpers_split_matches_bytewise(void **state) {
+  (void)state;
+  /* 0xa0 and '6' differ from a separator in the high bit only. */
+  const char alphabet[] = {'a', ' ', (char)0xc3, (char)0xb6, (char)0xa0, '6'};
+  const char seps[] = {' ', (char)0xb6};
+  uint64_t rng = 7;
+  eng_arena *a = eng_arena_new(4096);
+  eng_arena *prev = eng_arena_set_current(a);
+  for (int len = 0; len <= 40; len++)
+    for (int trial = 0; trial < 40; trial++)
+      for (int si = 0; si < 2; si++) {
+        char buf[48];
+        for (int i = 0; i < len; i++) {
+          rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+          buf[i] = alphabet[(rng >> 33) % (trial < 20 ? 6 : 2)];
+        }
+        eng_str in = {buf, len}, sep = {&seps[si], 1};
+        eng_val r = eng_fn_split(in, sep);
+        const eng_val *it = eng_v_items(r);
+        long k = 0, start = 0;
+        for (int i = 0; i <= len; i++) {
+          if (i < len && buf[i] != seps[si]) continue;
+          assert_true(k < ENG_VLEN(r));
+          assert_int_equal(ENG_VLEN(it[k]), i - start);
+          assert_memory_equal((const char *)(uintptr_t)it[k].p, buf + start, (size_t)(i - start));
+          assert_int_equal(((const char *)(uintptr_t)it[k].p)[i - start], 0); /* a C string */
+          k++;
+          start = i + 1;
+        }
+        assert_int_equal(ENG_VLEN(r), k);
+        eng_arena_reset(a);
+      }
+  eng_arena_set_current(prev);
+  eng_arena_free(a);
+}
+
 /* lower/upper (ASCII), trim (= strip), comparisons and contains. */
 static void udf_helpers_strings(void **state) {
   (void)state;
@@ -1448,6 +1488,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(udf_helpers_len),
     cmocka_unit_test(udf_helpers_as_conversions),
     cmocka_unit_test(udf_helpers_split_and_words),
+    cmocka_unit_test(udf_helpers_split_matches_bytewise),
     cmocka_unit_test(udf_helpers_strings),
     cmocka_unit_test(udf_helpers_to_long_and_to_double),
     cmocka_unit_test(udf_helpers_strf_and_repr),
