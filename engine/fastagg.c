@@ -264,6 +264,7 @@ static void apply(eng_fastagg *fa, const pending *r) {
     if (!s->tag) break;
     if (s->tag == w->tag && s->k0 == w->k0 && s->len == w->len &&
         (w->len <= 16 ? s->k1 == w->k1 : memcmp(fa->kbytes + s->k1 + 8, r->p + 8, w->len - 8) == 0)) {
+      if (w->len > 16) fa->kreserved -= w->len + 1; /* the key is there: its room is not needed */
       combine(fa, s, w->val, 0, r->raw);
       return;
     }

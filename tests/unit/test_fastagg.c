@@ -106,6 +106,22 @@ static void fa_second_big_table_counts_right(void **state) {
   }
 }
 
+/* A key over 16 bytes pushed again and again: each push promises room for
+ * its bytes, and a key already there must give that room back, or the key
+ * store grows by the key's size per row (it did, before this test). */
+static void fa_repeated_long_key_keeps_small(void **state) {
+  (void)state;
+  eng_fastagg *fa = eng__fa_new(add_ll, NULL, NULL);
+  const char *k[3] = {"a key of twenty bytes", "another key, 24 bytes..", "x"};
+  for (int i = 0; i < 1000000; i++)
+    assert_int_equal(eng__fa_push(fa, eng_strv(k[i % 3], (long)strlen(k[i % 3])), eng_long(1), 1), 1);
+  eng__fa_flush(fa);
+  assert_int_equal(eng__fa_count(fa), 3);
+  assert_true(eng__fa_bytes(fa) < 1 << 20);
+  assert_int_equal(value_of(fa, k[0], (long)strlen(k[0])), 333334);
+  eng__fa_free(fa);
+}
+
 /* Long keys in a table: pushes interleave the queue with a combining
  * function, and results equal a count done by hand. */
 static void fa_long_keys_match_plain_count(void **state) {
@@ -135,6 +151,7 @@ int main(void) {
       cmocka_unit_test(fa_keys_at_page_end),
       cmocka_unit_test(fa_keys_differ_in_each_byte),
       cmocka_unit_test(fa_second_big_table_counts_right),
+      cmocka_unit_test(fa_repeated_long_key_keeps_small),
       cmocka_unit_test(fa_long_keys_match_plain_count),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
