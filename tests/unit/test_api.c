@@ -1638,6 +1638,42 @@ static void api_error_empty(void **state) {
   assert_string_equal(eng_session_errmsg(S), "ValueError: RDD is empty");
 }
 
+/* flat_map, then a map making pairs, then a by-key shuffle: the pairs go to
+ * the shuffle a chunk at a time (pipe.c: kv_items_to_sink). Lists longer
+ * than a chunk, empty ones, and a map lambda raising mid-chunk, which the
+ * error must name (not the reduce function that runs after it). */
+static void api_flat_map_pairs_into_shuffle(void **state) {
+  (void)state;
+  /* Row x gives x words "w<i % 7>", i < x: 0, 1, 70, 130 and 200 of them. */
+  eng_ds *rows = par("[0, 1, 70, 130, 200]", 2);
+  eng_ds *words = chk(eng_flat_map(
+      rows, U1("val f(long x) { val l = list(); for (long i = 0; i < x; i++) l = add(l, list(strf(\"w%ld\", i % 7))); return l; }",
+               UDF_VAL, UDF_LONG)));
+  eng_ds *pairs = chk(eng_map(words, U1("val f(str w) { return kv(w, len(w) * 10); }", UDF_VAL, UDF_STR)));
+  /* Counts of w0..w6 over i < 1, 70, 130, 200: w0 gets 1+10+19+29, w1..w6 fewer. */
+  long want[7] = {0};
+  const long xs[5] = {0, 1, 70, 130, 200};
+  for (int r = 0; r < 5; r++)
+    for (long i = 0; i < xs[r]; i++) want[i % 7] += 20;
+  char exp[256];
+  snprintf(exp, sizeof exp, "[('w0', %ld), ('w1', %ld), ('w2', %ld), ('w3', %ld), ('w4', %ld), ('w5', %ld), ('w6', %ld)]",
+           want[0], want[1], want[2], want[3], want[4], want[5], want[6]);
+  EXPECT_SORTED(chk(eng_reduce_by_key(pairs, ADD(), 3)), exp);
+  /* The map lambda raises on the 100th word of a row (mid-chunk). */
+  udf_type ps[1] = {UDF_STR};
+  udf_def *d = udf_def_new("lambda at cell[4]:2", "val f(str w) { static long n; if (++n == 100) as_long(EMBER_V(w)); return kv(w, 1); }",
+                           "f", UDF_VAL, 1, ps, 0, NULL, NULL);
+  eng_udf *bad = eng_udf_new(S, d, NULL);
+  udf_def_free(d);
+  assert_non_null(bad);
+  eng_val v;
+  int rc = eng_collect(chk(eng_reduce_by_key(chk(eng_map(words, bad)), ADD(), 2)), &v);
+  assert_int_equal(rc, ENG_ETASK);
+  const char *msg = eng_session_errmsg(S);
+  assert_true(strncmp(msg, "TaskFailed: TypeError: ", 23) == 0);
+  assert_non_null(strstr(msg, "lambda at cell[4]:2"));
+}
+
 /* A UDF raising inside a task fails the action with TaskFailed naming the
  * UDF and the partition; the session still works afterwards. */
 static void api_error_task_failed(void **state) {
@@ -1715,6 +1751,7 @@ int main(int argc, char **argv) {
       T(api_group_by_key),
       T(api_reduce_by_key),
       T(api_reduce_by_key_typed_table),
+      T(api_flat_map_pairs_into_shuffle),
       T(api_reduce_by_key_cached_pairs),
       T(api_fold_by_key),
       T(api_aggregate_by_key),
