@@ -343,6 +343,7 @@ long eng_fn_len(val v);
 long eng_fn_as_long(val v);
 double eng_fn_as_double(val v);
 str eng_fn_as_str(val v);
+void eng_fn_as_str_to(const val *v, str *out);
 bool eng_fn_as_bool(val v);
 bool eng_fn_is_none(val v);
 bool eng_fn_val_eq(val a, val b);

@@ -41,6 +41,13 @@ static void conv_in(eng_buf *b, udf_type t, const char *v) {
   }
 }
 
+/* Declares str `name` holding the val `v` converted (raising TypeError),
+ * through a pointer: `str name = eng_fn_as_str(v)` made tcc copy the
+ * returned struct with a memmove call, once per row. */
+static void str_param(eng_buf *b, const char *name, const char *v) {
+  eng_buf_printf(b, "  str %s;\n  eng_fn_as_str_to(&%s, &%s);\n", name, v, name);
+}
+
 /* The function converting a result of type t to a val. */
 static const char *conv_out(udf_type t) {
   switch (t) {
@@ -204,8 +211,18 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
     eng_buf_puts(b, "}\n");
   }
 
-  /* Generic entry: values in, value out. */
-  eng_buf_puts(b, "val __ember_call(const val *__ember_a) {\n  ");
+  /* Generic entry: values in, value out. A str parameter is converted
+   * into a local first (str_param): tcc copies a returned struct with a
+   * memmove call, and these wrappers run once per row. */
+  eng_buf_puts(b, "val __ember_call(const val *__ember_a) {\n");
+  for (int i = 0; i < d->nparams; i++)
+    if (d->params[i] == UDF_STR) {
+      char name[32], arg[32];
+      snprintf(name, sizeof name, "__ember_s%d", i);
+      snprintf(arg, sizeof arg, "__ember_a[%d]", i);
+      str_param(b, name, arg);
+    }
+  eng_buf_puts(b, "  ");
   if (d->ret == UDF_VOID)
     eng_buf_printf(b, "%s(", f);
   else if (d->ret == UDF_VAL)
@@ -216,7 +233,8 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
     char arg[32];
     snprintf(arg, sizeof arg, "__ember_a[%d]", i);
     if (i) eng_buf_puts(b, ", ");
-    conv_in(b, d->params[i], arg);
+    if (d->params[i] == UDF_STR) eng_buf_printf(b, "__ember_s%d", i);
+    else conv_in(b, d->params[i], arg);
   }
   if (d->ret == UDF_VOID)
     eng_buf_puts(b, ");\n  return NONE;\n}\n");
@@ -232,10 +250,15 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
     size_t elen, kn, vn;
     if (inline_body(d, pname, sizeof pname, &expr, &elen) && split_kv(expr, elen, &k, &kn, &v, &vn)) {
       /* Only while kv is still the prelude's macro (not #undef'd). */
-      eng_buf_printf(b, "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n  %s %s = ",
-                     d->params[0] == UDF_CSTR ? "const char *" : udf_type_c(d->params[0]), pname);
-      conv_in(b, d->params[0], "__ember_a[0]");
-      eng_buf_printf(b, ";\n  EMBER_VSET(&__ember_kv[0], %.*s);\n  EMBER_VSET(&__ember_kv[1], %.*s);\n}\n",
+      eng_buf_puts(b, "#ifdef kv\nvoid __ember_call_kv(const val *__ember_a, val *__ember_kv) {\n");
+      if (d->params[0] == UDF_STR) {
+        str_param(b, pname, "__ember_a[0]");
+      } else {
+        eng_buf_printf(b, "  %s %s = ", d->params[0] == UDF_CSTR ? "const char *" : udf_type_c(d->params[0]), pname);
+        conv_in(b, d->params[0], "__ember_a[0]");
+        eng_buf_puts(b, ";\n");
+      }
+      eng_buf_printf(b, "  EMBER_VSET(&__ember_kv[0], %.*s);\n  EMBER_VSET(&__ember_kv[1], %.*s);\n}\n",
                      (int)kn, k, (int)vn, v);
       udf_type p = d->params[0];
       if (is_intish(p) || p == UDF_DOUBLE) {

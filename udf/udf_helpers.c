@@ -191,6 +191,8 @@ FN(double, eng_fn_as_double, (val v)) {
   return x;
 }
 FN(str, eng_fn_as_str, (val v)) { return eng_fn_s_val(v); }
+/* For generated wrappers (udf_gen.c: str_param): no struct returned. */
+FN(void, eng_fn_as_str_to, (const val *v, str *out)) { *out = eng_fn_s_val(*v); }
 FN(bool, eng_fn_as_bool, (val v)) { return eng_val_truthy(v); }
 FN(bool, eng_fn_is_none, (val v)) { return ENG_VKIND(eng_deref(v)) == ENG_V_NONE; }
 FN(bool, eng_fn_val_eq, (val a, val b)) { return eng_val_eq(a, b); }
@@ -570,6 +572,7 @@ const udf_symbol udf__helper_symbols[] = {
     SYM(eng_fn_acc_add),      {"exit", (const void *)eng_fn_exit},
     {"_exit", (const void *)eng_fn_exit}, {"_Exit", (const void *)eng_fn_exit},
     {"quick_exit", (const void *)eng_fn_exit},
+    SYM(eng_fn_as_str_to),
     SYM(eng_fn_vset_long),    SYM(eng_fn_vset_double), SYM(eng_fn_vset_bool),
     SYM(eng_fn_vset_cstr),    SYM(eng_fn_vset_str),    SYM(eng_fn_vset_val),
     {"memmove", (const void *)udf_memmove},

@@ -598,6 +598,19 @@ static void udf_call_kv_matches_call(void **state) {
       }
     }
   }
+  /* A str parameter given an int: call_kv raises what call raises. */
+  udf_type ps[1] = {UDF_STR};
+  udf_fn *g = mk("val f(str w) { return kv(w, 1); }", UDF_VAL, 1, ps);
+  eng_val bad = eng_long(3), kv[2];
+  udf_guard gd;
+  int returned = 0;
+  if (UDF_TRY(&gd)) {
+    g->call_kv(&bad, kv);
+    udf_guard_pop(&gd);
+    returned = 1;
+  }
+  assert_int_equal(returned, 0);
+  assert_string_equal(gd.err.msg, "TypeError: expected str, got int");
   FIX_END();
 }
 
