@@ -13,8 +13,16 @@
 # ember); a peer that cannot be installed or fails shows "-" in the table and
 # the run goes on.
 #
-#   quick: a 100 MB corpus, 3 repetitions (a few minutes)
-#   full:  the 500 MB corpus of the targets, 5 repetitions
+#   quick: a 100 MB corpus, 2 rounds of 2 repetitions (a few minutes)
+#   full:  the 500 MB corpus of the targets, 2 rounds of 3 repetitions
+#
+# Rounds: ember's timed workloads, then DuckDB's and Polars', then all of
+# them again; each median is over the repetitions of both rounds. This
+# machine is shared, and its speed drifts by a fifth for minutes at a time:
+# run one after the other, a peer could land in a fast stretch and ember in
+# a slow one, and the ratio would say more about the neighbours than about
+# either. Alternating gives both the same stretches. (pandas and mawk, far
+# behind and without targets, run once.)
 #
 # Environment: EMBER (the binary, default build/ember; the Makefile passes
 # its own), PYTHON (the Python that has pandas, default /usr/bin/python3).
@@ -28,7 +36,8 @@ peers=$work/peers
 ember=${EMBER:-$root/build/ember}
 python=${PYTHON:-/usr/bin/python3}
 mkdir -p "$data" "$peers" "$root/bench/results"
-if [ "$mode" = full ]; then bytes=500000000; reps=5; else bytes=100000000; reps=3; fi
+if [ "$mode" = full ]; then bytes=500000000; reps=3; else bytes=100000000; reps=2; fi
+rounds=2
 mb=$((bytes / 1000000))
 words=$data/words_${mb}MB.txt
 stamp=$(date +%Y%m%d-%H%M%S)
@@ -106,9 +115,6 @@ udf_ms() {
   sed -n 's/.*compiled in \([0-9.]*\) ms by the driver, \([0-9.]*\) ms by executors.*/\1 \2/p' "$tmp/err" |
     awk '{ print $1 + $2 }' | median
 }
-# Runs a script and prints the median of its `:time` cells (nan if it failed).
-ember_times() { if ember_run "$1" "$2"; then cell_ms; else echo nan; fi; }
-
 # Repeats a timed line n times after a setup part.
 timed_script() {
   local file=$1 setup=$2 line=$3 n=$4
@@ -121,29 +127,34 @@ declare -A E D PL PD M
 wc_cell='count(reduce_by_key(map(flat_map(lines, [](str l) { return split(l, " "); }), [](str w) { return kv(w, 1); }), add))'
 
 # ---- ember ----------------------------------------------------------------------
-say "ember: word count ($mb MB), local[2] and local[1]"
+# ember_collect KEY MASTER SCRIPT -- runs the script and appends its `:time`
+# cells' times to $tmp/e.KEY (a failed run adds nothing, and says why).
+ember_collect() {
+  ember_run "$2" "$3" || return 0
+  { grep -o 'Time: [0-9.]*' "$tmp/err" || true; } | awk '{ print $2 }' >> "$tmp/e.$1"
+}
 timed_script "$tmp/wc.c" "ds lines = text_file(\"$words\");" "$wc_cell" "$reps"
-E[wc2]=$(ember_times 'local[2]' "$tmp/wc.c")
-E[wc1]=$(ember_times 'local[1]' "$tmp/wc.c")
-
-say "ember: reduce_by_key of 1e7 longs into 1e5 keys"
 timed_script "$tmp/gb.c" "" 'count(reduce_by_key(map(range(10000000), [](long i) { return kv((i * 7919) % 100000, i); }), add))' "$reps"
-E[gb]=$(ember_times 'local[2]' "$tmp/gb.c")
 timed_script "$tmp/gbc.c" 'ds kvs = cache(map(range(10000000), [](long i) { return kv((i * 7919) % 100000, i); }));
 count(kvs);' 'count(reduce_by_key(kvs, add))' "$reps"
-E[gbc]=$(ember_times 'local[2]' "$tmp/gbc.c")
-
-say "ember: sort_by of 1e7 longs"
 timed_script "$tmp/sort.c" "" 'count(sort_by(range(10000000), [](long i) { return (i * 7919) % 10000000; }))' "$reps"
-E[sort]=$(ember_times 'local[2]' "$tmp/sort.c")
-
-say "ember: filter-count over a cached 1e7 longs, trivial job, lambda compile"
 timed_script "$tmp/fc.c" 'ds c = cache(range(10000000));
 count(c);' 'count(filter(c, [](long x) { return x % 7 == 0; }))' 11
-E[fc]=$(ember_times 'local[2]' "$tmp/fc.c")
 timed_script "$tmp/triv.c" 'ds t = cache(range(1000));
 count(t);' 'count(t)' 51
-E[triv]=$(ember_times 'local[2]' "$tmp/triv.c")
+# One round of ember's workloads that have peers.
+ember_round() {
+  say "ember, round $1: word count ($mb MB, local[2] and local[1]), reduce_by_key, sort_by, filter-count, trivial job"
+  ember_collect wc2 'local[2]' "$tmp/wc.c"
+  ember_collect wc1 'local[1]' "$tmp/wc.c"
+  ember_collect gb 'local[2]' "$tmp/gb.c"
+  ember_collect gbc 'local[2]' "$tmp/gbc.c"
+  ember_collect sort 'local[2]' "$tmp/sort.c"
+  ember_collect fc 'local[2]' "$tmp/fc.c"
+  ember_collect triv 'local[2]' "$tmp/triv.c"
+}
+
+say "ember: lambda compile"
 # A new lambda in each of 21 cells (x + 1, x + 2, ...), so each cell compiles
 # one in the driver and on every executor. The REPL's `:time` line reports
 # those compile times itself; compile + ship is their sum (driver, then
@@ -201,18 +212,43 @@ read_peer() {
 }
 # A peer that hangs must not hold the run forever; none takes near this long.
 limit=1800
-if [ $have_duckdb = 1 ]; then
-  say "DuckDB (2 threads)"
-  (cd "$peers" && timeout $limit node duckdb.mjs "$words" 2 "$reps") > "$tmp/duck" 2> "$tmp/duck.err" ||
-    { say "DuckDB failed:"; tail -5 "$tmp/duck.err" >&2; }
-  read_peer "$tmp/duck" D
-fi
-if [ $have_polars = 1 ]; then
-  say "Polars (POLARS_MAX_THREADS=2)"
-  (cd "$peers" && POLARS_MAX_THREADS=2 timeout $limit node polars.mjs "$words" "$reps") > "$tmp/polars" 2> "$tmp/polars.err" ||
-    { say "Polars failed:"; tail -5 "$tmp/polars.err" >&2; }
-  read_peer "$tmp/polars" PL
-fi
+# One round of DuckDB and Polars; each prints "name t1 t2 ..." lines (all
+# repetitions), appended to $tmp/d.all and $tmp/pl.all.
+peers_round() {
+  if [ $have_duckdb = 1 ]; then
+    say "DuckDB (2 threads), round $1"
+    (cd "$peers" && timeout $limit node duckdb.mjs "$words" 2 "$reps") >> "$tmp/d.all" 2> "$tmp/duck.err" ||
+      { say "DuckDB failed:"; tail -5 "$tmp/duck.err" >&2; }
+  fi
+  if [ $have_polars = 1 ]; then
+    say "Polars (POLARS_MAX_THREADS=2), round $1"
+    (cd "$peers" && POLARS_MAX_THREADS=2 timeout $limit node polars.mjs "$words" "$reps") >> "$tmp/pl.all" 2> "$tmp/polars.err" ||
+      { say "Polars failed:"; tail -5 "$tmp/polars.err" >&2; }
+  fi
+}
+# read_rounds FILE ARRAY -- the median of each name's times over all lines
+# ("version X" lines give the version).
+read_rounds() {
+  [ -f "$1" ] || return 0
+  local -n arr=$2
+  local k v
+  for k in $(awk '$1 != "version" { print $1 }' "$1" | sort -u); do
+    arr["$k"]=$(awk -v k="$k" '$1 == k { for (i = 2; i <= NF; i++) print $i }' "$1" | median)
+  done
+  v=$(awk '$1 == "version" { sub(/^version /, ""); print; exit }' "$1")
+  [ -n "$v" ] && arr[version]=$v
+  return 0
+}
+: > "$tmp/d.all"; : > "$tmp/pl.all"
+for round in $(seq "$rounds"); do
+  ember_round "$round"
+  peers_round "$round"
+done
+for k in wc2 wc1 gb gbc sort fc triv; do
+  E[$k]=$( [ -s "$tmp/e.$k" ] && median < "$tmp/e.$k" || echo nan)
+done
+read_rounds "$tmp/d.all" D
+read_rounds "$tmp/pl.all" PL
 if [ $have_pandas = 1 ]; then
   # pandas' word count goes through a Python string per word (about 10 s per
   # 100 MB here, several GB of memory at 500 MB), so it runs on the quick
@@ -266,7 +302,7 @@ ver() { [ -n "$1" ] && echo "$1" || echo "not available"; }
   echo "- Peers: DuckDB $(ver "${D[version]:-}") (npm @duckdb/node-api $(ver "$(npm_version @duckdb/node-api)"), 2 threads);" \
     "Polars: nodejs-polars $(ver "${PL[version]:-}") (POLARS_MAX_THREADS=2); pandas $(ver "${PD[version]:-}");" \
     "mawk $(ver "${M[version]:-}"); node $(node --version 2> /dev/null || echo 'not available')."
-  echo "- Corpus: $mb MB of Zipf words; medians of $reps runs (11 for filter-count, 21 for lambdas, 51 for tiny jobs)."
+  echo "- Corpus: $mb MB of Zipf words; medians of $((rounds * reps)) runs in $rounds rounds, ember and DuckDB and Polars alternating (filter-count $((rounds * 11)), trivial job $((rounds * 51)); 21 cells for lambdas; pandas and mawk: one round)."
   echo
   echo "| workload | ember | DuckDB | ember/DuckDB | Polars | ember/Polars | pandas | ember/pandas | mawk | ember/mawk | target | |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -1,8 +1,9 @@
 // duckdb.mjs -- the DuckDB side of ember's benchmarks (npm @duckdb/node-api).
 // Usage: node duckdb.mjs WORDS_FILE THREADS REPS
-// Prints "name median_ms" lines for: word count of the file, GROUP BY of 1e7
-// numbers into 1e5 keys (generated and from a loaded table), ORDER BY of 1e7
-// numbers, a filtered count over a loaded 1e7 table, and SELECT 42; first a
+// Prints "name ms ms ..." lines (every repetition) for: word count of the
+// file, GROUP BY of 1e7 numbers into 1e5 keys (generated and from a loaded
+// table), ORDER BY of 1e7 numbers, a filtered count over a loaded 1e7 table,
+// and SELECT 42; first a
 // "version vX.Y.Z" line (DuckDB's own, not the npm wrapper's) for the report.
 import { DuckDBInstance } from '@duckdb/node-api';
 const [file, thr, repsArg] = process.argv.slice(2);
@@ -12,11 +13,10 @@ const con = await inst.connect();
 const run = (sql) => con.runAndReadAll(sql);
 console.log(`version ${(await run('SELECT version()')).getRows()[0][0]}`);
 const ms = async (fn) => { const t = process.hrtime.bigint(); await fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
-const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const time = async (name, sql, n = reps, setup = null) => {
   const ts = [];
   for (let r = 0; r < n; r++) { if (setup) await run(setup); ts.push(await ms(() => run(sql))); }
-  console.log(`${name} ${med(ts).toFixed(3)}`);
+  console.log(`${name} ${ts.map((t) => t.toFixed(3)).join(' ')}`);
 };
 const src = `read_csv('${file}', columns={'line':'VARCHAR'}, header=false, delim='\\x01', quote='', escape='')`;
 await time('wordcount', `CREATE OR REPLACE TEMP TABLE wc AS SELECT w, count(*) AS n FROM (SELECT unnest(string_split(line, ' ')) AS w FROM ${src}) GROUP BY w`);

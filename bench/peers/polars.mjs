@@ -1,10 +1,10 @@
 // polars.mjs -- the Polars side of ember's benchmarks (npm nodejs-polars).
 // Usage: POLARS_MAX_THREADS=2 node polars.mjs WORDS_FILE REPS
-// Prints "name median_ms" lines with the same names as duckdb.mjs, so run.sh
-// can put both peers in the same row: word count of the file, group-by sum of
-// 1e7 numbers into 1e5 keys (generated and from a materialized frame), sort
-// of 1e7 numbers, a filtered count over a materialized 1e7 column, and a
-// trivial query; first a "version X" line for the report.
+// Prints "name ms ms ..." lines (every repetition) with the same names as
+// duckdb.mjs, so run.sh can put both peers in the same row: word count of
+// the file, group-by sum of 1e7 numbers into 1e5 keys (generated and from a
+// materialized frame), sort of 1e7 numbers, a filtered count over a
+// materialized 1e7 column, and a trivial query; first a "version X" line for the report.
 //
 // Every query is lazy and ends in collectSync(), so each time includes
 // planning and running the whole query, as DuckDB's do; Polars' results stay
@@ -14,11 +14,10 @@ const [file, repsArg] = process.argv.slice(2);
 const reps = Number(repsArg || 3);
 console.log(`version ${pl.version}`);
 const ms = (fn) => { const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
-const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const time = (name, fn, n = reps) => {
   const ts = [];
   for (let r = 0; r < n; r++) ts.push(ms(fn));
-  console.log(`${name} ${med(ts).toFixed(3)}`);
+  console.log(`${name} ${ts.map((t) => t.toFixed(3)).join(' ')}`);
 };
 
 // Word count: the corpus as one string column (separator and quote are bytes
