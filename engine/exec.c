@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../udf/udf_guard.h"
+#include "../udf/udf_tier.h"
 #include "err.h"
 #include "mem.h"
 #include "session.h"
@@ -179,6 +180,7 @@ int eng_executor_main(int argc, char **argv) {
   signal(SIGINT, SIG_IGN); /* Ctrl-C is the driver's business */
   udf_guard_install();
   mkdir(ex->dir, 0700);
+  udf_tier_enable(ex->dir); /* hot typed kernels get rebuilt by cc */
   eng_err err;
   char bsdir[1200];
   if (snprintf(bsdir, sizeof bsdir, "%s/blocks", ex->dir) >= (int)sizeof bsdir) bsdir[0] = 0;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../udf/udf_guard.h"
+#include "../udf/udf_tier.h"
 #include "dataset.h"
 #include "err.h"
 #include "mem.h"
@@ -395,6 +396,7 @@ static int push_batch(eng_chain *c, int i, eng_batch *b, const uint8_t *sel) {
     if (!nsel) {
       rc = eng_err_set(&t->err, ENG_ENOMEM, "MemoryError: selection");
     } else {
+      udf_tier_note(s->f.fn, in->n);
       udf_enter(s->f.who);
       if (in->root->type == ENG_T_LONG)
         s->f.fn->filter_l(in->root->data, in->n, nsel);
@@ -405,6 +407,7 @@ static int push_batch(eng_chain *c, int i, eng_batch *b, const uint8_t *sel) {
     }
   } else {
     eng_batch *out = NULL;
+    udf_tier_note(s->f.fn, in->n);
     udf_enter(s->f.who);
     if (in->root->type == ENG_T_LONG) {
       if (s->f.fn->map_ll) {

@@ -102,6 +102,8 @@ typedef struct udf_fn {
   /* private */
   void *tcc;
   double compile_ms;
+  uint64_t tier_key; /* its body, for the second tier (udf_tier.c) */
+  int tier_state;    /* 0 counting, else done with the tier */
 } udf_fn;
 
 /* Makes `owner`'s captures current before calls; cheap when they already are. */

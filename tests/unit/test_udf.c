@@ -39,6 +39,7 @@
 #include "../../engine/val.h"
 #include "../../udf/udf.h"
 #include "../../udf/udf_guard.h"
+#include "../../udf/udf_tier.h"
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -537,6 +538,85 @@ static void udf_inlined_kernels_agree_with_calls(void **state) {
       }
     }
   }
+  FIX_END();
+}
+
+/* The second tier (udf_tier.h): past UDF_TIER_ROWS, a body's typed kernels
+ * are rebuilt by cc and replace tcc's, computing the same values (integer
+ * wrap-around included); one built body serves another UDF of the same text;
+ * a kernel calling an ember helper does not link and stays tcc's; a lambda
+ * with a static variable, or a missing compiler, leaves things as they are. */
+static void udf_tier_rebuilds_hot_kernels(void **state) {
+  (void)state;
+  if (system("command -v cc > /dev/null 2>&1") != 0) skip();
+  FIX_BEGIN();
+  char dir[] = "/tmp/ember-tier-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  udf_tier_enable(dir);
+  udf_type pl[1] = {UDF_LONG};
+  udf_fn *flt = mk("bool f(long x) { return x % 7 == 0; }", UDF_BOOL, 1, pl);
+  udf_fn *map = mk("long f(long x) { return x * 3 + 1; }", UDF_LONG, 1, pl);
+  udf_fn *helper = mk("long f(long x) { return len(strf(\"%ld\", x)); }", UDF_LONG, 1, pl);
+  udf_fn *stat = mk("long f(long x) { static long n; return x + n++; }", UDF_LONG, 1, pl);
+  void *tcc_flt = (void *)flt->filter_l, *tcc_map = (void *)map->map_ll, *tcc_helper = (void *)helper->map_ll,
+       *tcc_stat = (void *)stat->map_ll;
+  int64_t in[9] = {0, 7, -7, 8, -8, INT64_MAX, INT64_MIN, 49, -50};
+  int64_t want_map[9];
+  uint8_t want_sel[9];
+  map->map_ll(in, want_map, 9);
+  int64_t want_n = flt->filter_l(in, 9, want_sel);
+  udf_fn *all[4] = {flt, map, helper, stat};
+  for (int i = 0; i < 4; i++) udf_tier_note(all[i], UDF_TIER_ROWS);
+  udf_tier_wait_idle();
+  for (int i = 0; i < 4; i++) udf_tier_note(all[i], 1); /* takes what was built */
+  assert_ptr_not_equal((void *)flt->filter_l, tcc_flt);
+  assert_ptr_not_equal((void *)map->map_ll, tcc_map);
+  assert_ptr_equal((void *)helper->map_ll, tcc_helper);
+  assert_ptr_equal((void *)stat->map_ll, tcc_stat);
+  int64_t got_map[9];
+  uint8_t got_sel[9];
+  map->map_ll(in, got_map, 9);
+  assert_memory_equal(got_map, want_map, sizeof want_map);
+  assert_int_equal(flt->filter_l(in, 9, got_sel), want_n);
+  assert_memory_equal(got_sel, want_sel, sizeof want_sel);
+  /* The same lambda text in two cells, as the REPL names them: the second
+   * takes the kernel built for the first without counting again. */
+  udf_fn *cell[2];
+  for (int c = 0; c < 2; c++) {
+    char src[160], entry[32];
+    snprintf(entry, sizeof entry, "__ember_lambda_%d_0", c + 3);
+    snprintf(src, sizeof src, "#line 1 \"cell[%d]\"\nstatic bool %s(long x) { return x %% 5 == 1; }", c + 3, entry);
+    udf_def *d = udf_def_new("lambda", src, entry, UDF_BOOL, 1, pl, 0, NULL, NULL);
+    eng_err e = {0};
+    cell[c] = udf_cache_get(cache, d, &e);
+    udf_def_free(d);
+    assert_non_null(cell[c]);
+  }
+  assert_ptr_not_equal((void *)cell[0], (void *)cell[1]);
+  void *tcc_cell1 = (void *)cell[1]->filter_l;
+  uint8_t want_sel1[9], got_sel1[9];
+  int64_t want_c = cell[1]->filter_l(in, 9, want_sel1);
+  udf_tier_note(cell[0], UDF_TIER_ROWS);
+  udf_tier_wait_idle();
+  udf_tier_note(cell[0], 1);
+  udf_tier_note(cell[1], 1);
+  assert_ptr_not_equal((void *)cell[1]->filter_l, tcc_cell1);
+  assert_ptr_equal((void *)cell[1]->filter_l, (void *)cell[0]->filter_l);
+  assert_int_equal(cell[1]->filter_l(in, 9, got_sel1), want_c);
+  assert_memory_equal(got_sel1, want_sel1, sizeof want_sel1);
+  udf_tier_disable();
+  /* No compiler: nothing changes. */
+  setenv("EMBER_CC", "/nonexistent/cc", 1);
+  udf_tier_enable(dir);
+  udf_fn *other = mk("long f(long x) { return x - 5; }", UDF_LONG, 1, pl);
+  void *tcc_other = (void *)other->map_ll;
+  udf_tier_note(other, UDF_TIER_ROWS);
+  udf_tier_wait_idle();
+  udf_tier_note(other, 1);
+  assert_ptr_equal((void *)other->map_ll, tcc_other);
+  udf_tier_disable();
+  unsetenv("EMBER_CC");
+  rmdir(dir);
   FIX_END();
 }
 
@@ -1490,6 +1570,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(udf_typed_kernels_match_signature),
     cmocka_unit_test(udf_inlined_kernels_agree_with_calls),
     cmocka_unit_test(udf_call_kv_matches_call),
+    cmocka_unit_test(udf_tier_rebuilds_hot_kernels),
     cmocka_unit_test(udf_captures_each_type),
     cmocka_unit_test(udf_cache_compiles_once),
     cmocka_unit_test(udf_cache_concurrent_gets_agree),
