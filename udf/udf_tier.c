@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 
 #include "../engine/mem.h"
 #include "udf_int.h"
+
+extern char **environ;
 
 enum { T_COUNTING = 0, T_DONE, T_NEVER }; /* udf_fn.tier_state */
 #define NKERN 6
@@ -76,23 +79,22 @@ static int grow_array(void **p, int *cap, int n, size_t size) {
   return 0;
 }
 
-/* Runs argv (the compiler), its output to EMBER_TIER_LOG or nowhere. (Not
- * niced: between back-to-back jobs a niced compile waited through several;
- * it costs about 35 ms of one core, once per lambda body.)
+/* Runs argv (the compiler), its output to EMBER_TIER_LOG or nowhere, with
+ * posix_spawn (an executor may hold gigabytes: fork would copy their page
+ * tables). Not niced: between back-to-back jobs a niced compile waited
+ * through several; it costs about 35 ms of one core, once per lambda body.
  * Returns its exit status, or -1 if it could not be started. */
 static int run_compiler(char *const *argv) {
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    const char *log = getenv("EMBER_TIER_LOG");
-    int fd = log && *log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : open("/dev/null", O_WRONLY);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execvp(argv[0], argv);
-    _exit(127);
-  }
+  const char *log = getenv("EMBER_TIER_LOG");
+  posix_spawn_file_actions_t fa;
+  if (posix_spawn_file_actions_init(&fa) != 0) return -1;
+  const char *out = log && *log ? log : "/dev/null";
+  posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return -1;
   pthread_mutex_lock(&g_lock);
   g_child = pid;
   pthread_mutex_unlock(&g_lock);
