@@ -245,11 +245,15 @@ void udf_tier_disable(void) {
 static int eligible(const udf_fn *f) {
   const udf_def *d = f->def;
   if (d->builtin || d->ncaps || !d->source || !d->entry) return 0;
-  /* A static variable in the lambda would be two: one in tcc's code, one
-   * in the new (the lambda itself is a static function: look inside it). */
-  const char *at = strstr(d->source, d->entry);
-  const char *lam = at ? strchr(at, '{') : NULL;
-  if (!lam || strstr(lam, "static")) return 0;
+  /* A static variable would be two: one in tcc's code, one in the new. The
+   * only `static` allowed is on the line that defines the lambda itself
+   * (the REPL makes it a static function). */
+  size_t elen = strlen(d->entry);
+  for (const char *q = d->source; (q = strstr(q, "static")); q += 6) {
+    const char *eol = strchr(q, '\n');
+    const char *at = strstr(q, d->entry);
+    if (!at || (eol && at > eol) || at[elen] != '(') return 0;
+  }
   for (int i = 0; i < NKERN; i++)
     if (*kernel_slot((udf_fn *)f, i)) return 1;
   return 0;

@@ -557,7 +557,8 @@ static void udf_tier_rebuilds_hot_kernels(void **state) {
   udf_fn *flt = mk("bool f(long x) { return x % 7 == 0; }", UDF_BOOL, 1, pl);
   udf_fn *map = mk("long f(long x) { return x * 3 + 1; }", UDF_LONG, 1, pl);
   udf_fn *helper = mk("long f(long x) { return len(strf(\"%ld\", x)); }", UDF_LONG, 1, pl);
-  udf_fn *stat = mk("long f(long x) { static long n; return x + n++; }", UDF_LONG, 1, pl);
+  udf_fn *stat = mk("static long g(void) { static long n; return n++; }\nlong f(long x) { return x + g(); }", UDF_LONG,
+                    1, pl);
   void *tcc_flt = (void *)flt->filter_l, *tcc_map = (void *)map->map_ll, *tcc_helper = (void *)helper->map_ll,
        *tcc_stat = (void *)stat->map_ll;
   int64_t in[9] = {0, 7, -7, 8, -8, INT64_MAX, INT64_MIN, 49, -50};
