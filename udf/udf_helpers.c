@@ -210,7 +210,7 @@ FN(val, eng_fn_add, (val a, val b)) {
 
 /* How many bytes of p[0..len) are c: eight bytes at a time (a memchr call
  * per piece cost more than the whole count). For each byte, x is zero
- * where it equals c; t's high bit is clear exactly there (no carry runs
+ * where it equals c; t's high bit is set exactly there (no carry runs
  * from one byte into the next); the sum of high bits is the count. */
 static long count_byte(const char *p, long len, char c) {
   const uint64_t bb = 0x0101010101010101ull * (unsigned char)c;
