@@ -336,6 +336,18 @@ int eng__agg_value(eng_agg *a, eng_val key, eng_val v) {
   return maybe_spill(a);
 }
 
+int eng__agg_values(eng_agg *a, const eng_val *keys, const eng_val *vals, int64_t n) {
+  int64_t i = 0;
+  /* A row the typed table does not take (or an allocation failure) goes
+   * to eng__agg_value, which pushes it again and handles the outcome. */
+  while (i < n && a->fa && eng__fa_push(a->fa, keys[i], vals[i], 1) > 0) {
+    i++;
+    ENG_TRY(maybe_spill(a));
+  }
+  for (; i < n; i++) ENG_TRY(eng__agg_value(a, keys[i], vals[i]));
+  return 0;
+}
+
 int eng__agg_comb(eng_agg *a, eng_val key, eng_val c) {
   if (a->fa) {
     int rc = fast_add(a, key, c, 0);

@@ -28,6 +28,9 @@ typedef struct eng_agg eng_agg;
 eng_agg *eng__agg_new(eng_task *t, json_t *spec, int can_spill, eng_err *err);
 void eng__agg_free(eng_agg *a);
 int eng__agg_value(eng_agg *a, eng_val key, eng_val v);
+/* eng__agg_value over n rows (keys[i], vals[i]): the same result, with the
+ * typed table's rows pushed in one loop. */
+int eng__agg_values(eng_agg *a, const eng_val *keys, const eng_val *vals, int64_t n);
 int eng__agg_comb(eng_agg *a, eng_val key, eng_val c);
 /* Does the aggregator take whole rows as keys (distinct)? */
 int eng__agg_key_whole(eng_agg *a);

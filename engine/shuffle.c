@@ -168,7 +168,18 @@ static int writer_pair(eng_sink *k, eng_val key, eng_val v) {
 }
 
 static int writer_pairs(eng_sink *k, const eng_val *keys, const eng_val *vals, int64_t n) {
-  for (int64_t i = 0; i < n; i++) ENG_TRY(writer_pair(k, keys[i], vals[i]));
+  swriter *w = (swriter *)k;
+  if (!w->agg || eng__agg_key_whole(w->agg)) {
+    for (int64_t i = 0; i < n; i++) ENG_TRY(writer_pair(k, keys[i], vals[i]));
+    return 0;
+  }
+  ENG_TRY(eng__agg_values(w->agg, keys, vals, n));
+  /* writer_pair's check every 4096 rows, once per call here. */
+  int64_t before = w->rows;
+  w->rows += n;
+  if ((before >> 12) != (w->rows >> 12) &&
+      (eng__agg_bytes(w->agg) > eng__task_mem_limit(k->t) / 2 || eng__task_pressure(k->t)))
+    return flush_agg(w);
   return 0;
 }
 

@@ -661,6 +661,15 @@ static void api_reduce_by_key_typed_table(void **state) {
   eng_val sum;
   assert_int_equal(eng_sum(vals, &sum), 0);
   assert_string_equal(th_repr(sum), "19999900000");
+  /* Pairs from a batch kernel into the shuffle (eng__agg_values): long keys,
+   * then string keys in the same batch, which move the table to the generic
+   * one mid-batch. */
+  EXPECT_SORTED(chk(eng_reduce_by_key(
+                    chk(eng_map(eng_range(S, 0, 1000, 1, 1),
+                                U1("val f(long x) { return kv(x < 600 ? EMBER_V(x % 3) : EMBER_V(strf(\"s%ld\", x % 2)), x); }",
+                                   UDF_VAL, UDF_LONG))),
+                    ADD(), 2)),
+                "[(0, 59700), (1, 59900), (2, 60100), ('s0', 159800), ('s1', 160000)]");
   /* Keys longer than 16 bytes (kept apart) and longer than the queue's key
    * buffer (applied at once): 7 keys of 100 bytes, 7 of 5000. */
   eng_ds *lk = chk(eng_map(
