@@ -27,7 +27,11 @@ else ifeq ($(MODE),debug)
   OPTFLAGS  = -O0 -DENG_DEBUG
 else
   BUILD    ?= build
-  OPTFLAGS  = -O2
+  # gcc 12's -O2 vectorizes straight-line code: a 16-byte value passed in two
+  # registers gets stored as two halves and reloaded as one 16-byte load,
+  # which the CPU cannot forward from the stores (perf annotate: 59% of
+  # eng_colb_append, 70% of a pipe loop). Switched off, those stay scalar.
+  OPTFLAGS  = -O2 -fno-tree-slp-vectorize
 endif
 
 WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wno-unused-parameter
@@ -82,7 +86,7 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
