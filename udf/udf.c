@@ -403,14 +403,7 @@ static udf_fn *compile_udf(const udf_def *d, eng_err *err) {
   f->call_kv = (void (*)(const eng_val *, eng_val *))tcc_get_symbol(s, "__ember_call_kv");
   f->map_l_kv = (void (*)(const int64_t *, int64_t, eng_val *, eng_val *))tcc_get_symbol(s, "__ember_map_l_kv");
   f->map_d_kv = (void (*)(const double *, int64_t, eng_val *, eng_val *))tcc_get_symbol(s, "__ember_map_d_kv");
-  f->map_ll = (void (*)(const int64_t *, int64_t *, int64_t))tcc_get_symbol(s, "__ember_map_ll");
-  f->map_ld = (void (*)(const int64_t *, double *, int64_t))tcc_get_symbol(s, "__ember_map_ld");
-  f->map_dd = (void (*)(const double *, double *, int64_t))tcc_get_symbol(s, "__ember_map_dd");
-  f->map_dl = (void (*)(const double *, int64_t *, int64_t))tcc_get_symbol(s, "__ember_map_dl");
-  f->filter_l =
-      (int64_t(*)(const int64_t *, int64_t, uint8_t *))tcc_get_symbol(s, "__ember_filter_l");
-  f->filter_d =
-      (int64_t(*)(const double *, int64_t, uint8_t *))tcc_get_symbol(s, "__ember_filter_d");
+  for (int i = 0; i < UDF_NKERN; i++) *udf__kernel_slot(f, i) = tcc_get_symbol(s, udf__kernels[i].name);
   if (d->nparams == 2 && d->params[0] == UDF_LONG && d->params[1] == UDF_LONG &&
       d->ret == UDF_LONG)
     f->f2_ll = (int64_t(*)(int64_t, int64_t))tcc_get_symbol(s, d->entry);

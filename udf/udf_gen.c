@@ -343,6 +343,12 @@ void udf__gen_source(eng_buf *b, const udf_def *d) {
   }
 }
 
+const udf_kernel udf__kernels[UDF_NKERN] = {
+    {"__ember_map_ll", offsetof(udf_fn, map_ll)},     {"__ember_map_ld", offsetof(udf_fn, map_ld)},
+    {"__ember_map_dd", offsetof(udf_fn, map_dd)},     {"__ember_map_dl", offsetof(udf_fn, map_dl)},
+    {"__ember_filter_l", offsetof(udf_fn, filter_l)}, {"__ember_filter_d", offsetof(udf_fn, filter_d)},
+};
+
 int udf__gen_kernel_names(const udf_def *d, const char **names, int max) {
   (void)max;
   int n = 0;

@@ -2,6 +2,8 @@
 #ifndef UDF_INT_H
 #define UDF_INT_H
 
+#include <stddef.h>
+
 #include "../engine/buf.h"
 #include "udf.h"
 
@@ -16,6 +18,18 @@ extern const udf_symbol udf__helper_symbols[];
 /* Appends the full C text of def's module (prelude, captures, source,
  * wrappers) to b. */
 void udf__gen_source(eng_buf *b, const udf_def *d);
+/* The typed numeric kernels udf__gen_source may generate: their symbols
+ * and where a udf_fn keeps them (udf.c looks them up after tcc's compile,
+ * udf_tier.c after cc's). */
+#define UDF_NKERN 6
+typedef struct udf_kernel {
+  const char *name;
+  size_t offset; /* of the function pointer in udf_fn */
+} udf_kernel;
+extern const udf_kernel udf__kernels[UDF_NKERN];
+static inline void **udf__kernel_slot(udf_fn *f, int i) {
+  return (void **)((char *)f + udf__kernels[i].offset);
+}
 /* Names of the typed kernels udf__gen_source generated for d. */
 int udf__gen_kernel_names(const udf_def *d, const char **names, int max);
 

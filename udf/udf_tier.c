@@ -2,9 +2,10 @@
  *
  * One worker thread builds queued bodies one at a time: it writes the
  * module source and a linker version script exporting only the typed
- * kernels, runs the compiler (output to /dev/null or EMBER_TIER_LOG), loads the object and looks the kernels up. A UDF takes
- * its body's kernels at its next udf_tier_note, on the task thread, before
- * a batch: a kernel pointer never changes under a running batch.
+ * kernels, runs the compiler (output to /dev/null or EMBER_TIER_LOG),
+ * loads the object and looks the kernels up. A UDF takes its body's
+ * kernels at its next udf_tier_note, on the task thread, before a batch: a
+ * kernel pointer never changes under a running batch.
  * Unexported code is garbage-collected by the linker before -z defs looks
  * for undefined symbols, so the generic entry points, which call ember's
  * helpers, do not stop a pure kernel.
@@ -29,12 +30,8 @@
 extern char **environ;
 
 enum { T_COUNTING = 0, T_DONE, T_NEVER }; /* udf_fn.tier_state */
-#define NKERN 6
 
-static const char *const kernel_names[NKERN] = {"__ember_map_ll", "__ember_map_ld", "__ember_map_dd",
-                                                "__ember_map_dl", "__ember_filter_l", "__ember_filter_d"};
-
-enum { B_COUNTING = 0, B_QUEUED, B_BUILT, B_FAILED };
+enum { B_COUNTING = 0, B_QUEUED, B_BUILDING, B_BUILT, B_FAILED };
 
 /* One per lambda body: the same text in another cell (or a cell run
  * again) is another UDF with the same kernels, so rows are counted and
@@ -43,13 +40,13 @@ typedef struct body {
   uint64_t key;
   int64_t rows;
   int state;
-  udf_def *def; /* while queued: what to build */
-  void *k[NKERN];
+  udf_def *def; /* while queued: what to build (the worker takes it) */
+  void *k[UDF_NKERN];
 } body;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER;
-static int g_enabled, g_stop, g_busy, g_have_worker;
+static int g_enabled, g_stop, g_have_worker;
 static pthread_t g_worker;
 static char *g_dir, *g_cc;
 static body *g_bodies;
@@ -57,17 +54,6 @@ static int g_nbodies, g_capbodies;
 static void **g_objs; /* loaded objects, unloaded by udf_tier_disable */
 static int g_nobj, g_capobj;
 static pid_t g_child;
-
-static void **kernel_slot(udf_fn *f, int i) {
-  switch (i) {
-    case 0: return (void **)&f->map_ll;
-    case 1: return (void **)&f->map_ld;
-    case 2: return (void **)&f->map_dd;
-    case 3: return (void **)&f->map_dl;
-    case 4: return (void **)&f->filter_l;
-    default: return (void **)&f->filter_d;
-  }
-}
 
 static int grow_array(void **p, int *cap, int n, size_t size) {
   if (n < *cap) return 0;
@@ -117,8 +103,8 @@ static int write_file(const char *path, const char *text) {
 
 /* Builds the kernels of def into k (those the object has). */
 static int build(const udf_def *def, uint64_t key, void **k) {
-  const char *names[NKERN];
-  int nk = udf__gen_kernel_names(def, names, NKERN);
+  const char *names[UDF_NKERN];
+  int nk = udf__gen_kernel_names(def, names, UDF_NKERN);
   if (nk <= 0) return -1;
   char src[1100], map[1100], obj[1100];
   snprintf(src, sizeof src, "%s/tier-%016llx.c", g_dir, (unsigned long long)key);
@@ -155,7 +141,7 @@ static int build(const udf_def *def, uint64_t key, void **k) {
   unlink(obj); /* mapped now */
   if (!dl) return -1;
   int got = 0;
-  for (int i = 0; i < NKERN; i++) got += (k[i] = dlsym(dl, kernel_names[i])) != NULL;
+  for (int i = 0; i < UDF_NKERN; i++) got += (k[i] = dlsym(dl, udf__kernels[i].name)) != NULL;
   pthread_mutex_lock(&g_lock);
   int kept = got && grow_array((void **)&g_objs, &g_capobj, g_nobj, sizeof *g_objs) == 0;
   if (kept) g_objs[g_nobj++] = dl;
@@ -167,9 +153,9 @@ static int build(const udf_def *def, uint64_t key, void **k) {
   return 0;
 }
 
-static body *queued_body(void) {
+static body *body_in(int state) {
   for (int i = 0; i < g_nbodies; i++)
-    if (g_bodies[i].state == B_QUEUED && g_bodies[i].def) return &g_bodies[i];
+    if (g_bodies[i].state == state) return &g_bodies[i];
   return NULL;
 }
 
@@ -178,14 +164,14 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&g_lock);
   for (;;) {
     body *b;
-    while (!g_stop && (!g_enabled || !(b = queued_body()))) pthread_cond_wait(&g_cond, &g_lock);
+    while (!g_stop && (!g_enabled || !(b = body_in(B_QUEUED)))) pthread_cond_wait(&g_cond, &g_lock);
     if (g_stop) break;
     udf_def *def = b->def;
     uint64_t key = b->key;
     b->def = NULL;
-    g_busy = 1;
+    b->state = B_BUILDING;
     pthread_mutex_unlock(&g_lock);
-    void *k[NKERN] = {0};
+    void *k[UDF_NKERN] = {0};
     int ok = build(def, key, k) == 0;
     udf_def_free(def);
     pthread_mutex_lock(&g_lock);
@@ -194,10 +180,8 @@ static void *worker_main(void *arg) {
         if (ok) memcpy(g_bodies[i].k, k, sizeof k);
         g_bodies[i].state = ok ? B_BUILT : B_FAILED;
       }
-    g_busy = 0;
     pthread_cond_broadcast(&g_cond);
   }
-  g_busy = 0;
   pthread_cond_broadcast(&g_cond);
   pthread_mutex_unlock(&g_lock);
   return NULL;
@@ -254,8 +238,8 @@ static int eligible(const udf_fn *f) {
     const char *at = strstr(q, d->entry);
     if (!at || (eol && at > eol) || at[elen] != '(') return 0;
   }
-  for (int i = 0; i < NKERN; i++)
-    if (*kernel_slot((udf_fn *)f, i)) return 1;
+  for (int i = 0; i < UDF_NKERN; i++)
+    if (*udf__kernel_slot((udf_fn *)f, i)) return 1;
   return 0;
 }
 
@@ -311,8 +295,8 @@ void udf_tier_note(udf_fn *f, int64_t rows) {
     b->key = f->tier_key;
   }
   if (b->state == B_BUILT) {
-    for (int k = 0; k < NKERN; k++)
-      if (b->k[k] && *kernel_slot(f, k)) *kernel_slot(f, k) = b->k[k];
+    for (int k = 0; k < UDF_NKERN; k++)
+      if (b->k[k] && *udf__kernel_slot(f, k)) *udf__kernel_slot(f, k) = b->k[k];
     f->tier_state = T_DONE;
   } else if (b->state == B_FAILED) {
     f->tier_state = T_NEVER;
@@ -333,6 +317,7 @@ void udf_tier_note(udf_fn *f, int64_t rows) {
 
 void udf_tier_wait_idle(void) {
   pthread_mutex_lock(&g_lock);
-  while (g_have_worker && g_enabled && (queued_body() || g_busy)) pthread_cond_wait(&g_cond, &g_lock);
+  while (g_have_worker && g_enabled && (body_in(B_QUEUED) || body_in(B_BUILDING)))
+    pthread_cond_wait(&g_cond, &g_lock);
   pthread_mutex_unlock(&g_lock);
 }
