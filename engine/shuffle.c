@@ -144,44 +144,40 @@ static int flush_agg(swriter *w) {
   return 0;
 }
 
+/* After n more rows into the map-side aggregator: each time the count
+ * passes a multiple of 4096, if the table has outgrown half the task's
+ * memory (or the executor is short), its partial aggregates are written out
+ * (the reducer merges them) and it starts again. */
+static int rows_added(swriter *w, int64_t n) {
+  int64_t before = w->rows;
+  w->rows += n;
+  if ((before >> 12) != (w->rows >> 12) &&
+      (eng__agg_bytes(w->agg) > eng__task_mem_limit(w->base.t) / 2 || eng__task_pressure(w->base.t)))
+    return flush_agg(w);
+  return 0;
+}
+
 static int writer_row(eng_sink *k, eng_val row) {
   swriter *w = (swriter *)k;
   if (!w->agg) return write_row(w, row);
   eng_val key, v;
   eng__agg_split_row(w->agg, row, &key, &v);
   ENG_TRY(eng__agg_value(w->agg, key, v));
-  if ((++w->rows & 4095) == 0 &&
-      (eng__agg_bytes(w->agg) > eng__task_mem_limit(k->t) / 2 || eng__task_pressure(k->t)))
-    return flush_agg(w); /* partial aggregates: the reducer merges them */
-  return 0;
+  return rows_added(w, 1);
 }
 
-/* A (key, value) row as its items: the aggregator takes them as they are. */
-static int writer_pair(eng_sink *k, eng_val key, eng_val v) {
-  swriter *w = (swriter *)k;
-  if (!w->agg || eng__agg_key_whole(w->agg)) return writer_row(k, eng_pair(k->t->scratch, key, v));
-  ENG_TRY(eng__agg_value(w->agg, key, v));
-  if ((++w->rows & 4095) == 0 &&
-      (eng__agg_bytes(w->agg) > eng__task_mem_limit(k->t) / 2 || eng__task_pressure(k->t)))
-    return flush_agg(w);
-  return 0;
-}
-
+/* (key, value) rows as their items: the aggregator takes them as they are. */
 static int writer_pairs(eng_sink *k, const eng_val *keys, const eng_val *vals, int64_t n) {
   swriter *w = (swriter *)k;
   if (!w->agg || eng__agg_key_whole(w->agg)) {
-    for (int64_t i = 0; i < n; i++) ENG_TRY(writer_pair(k, keys[i], vals[i]));
+    for (int64_t i = 0; i < n; i++) ENG_TRY(writer_row(k, eng_pair(k->t->scratch, keys[i], vals[i])));
     return 0;
   }
   ENG_TRY(eng__agg_values(w->agg, keys, vals, n));
-  /* writer_pair's check every 4096 rows, once per call here. */
-  int64_t before = w->rows;
-  w->rows += n;
-  if ((before >> 12) != (w->rows >> 12) &&
-      (eng__agg_bytes(w->agg) > eng__task_mem_limit(k->t) / 2 || eng__task_pressure(k->t)))
-    return flush_agg(w);
-  return 0;
+  return rows_added(w, n);
 }
+
+static int writer_pair(eng_sink *k, eng_val key, eng_val v) { return writer_pairs(k, &key, &v, 1); }
 
 static int writer_batch(eng_sink *k, eng_batch *b, const uint8_t *sel) {
   swriter *w = (swriter *)k;
