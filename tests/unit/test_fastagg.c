@@ -83,6 +83,7 @@ static void fa_keys_differ_in_each_byte(void **state) {
  * must count every key right, and entries keep insertion order. */
 static void fa_second_big_table_counts_right(void **state) {
   (void)state;
+  int64_t final_bytes = 0, early_bytes = 0;
   for (int round = 0; round < 2; round++) {
     eng_fastagg *fa = eng__fa_new(add_ll, NULL, NULL);
     const int64_t keys = 150000;
@@ -91,8 +92,18 @@ static void fa_second_big_table_counts_right(void **state) {
         char w[24];
         int n = snprintf(w, sizeof w, "w%lld", (long long)((k * 7919) % keys));
         assert_int_equal(eng__fa_push(fa, eng_strv(w, n), eng_long(rep + 1), 1), 1);
+        /* 30000 keys: past the small sizes, the second table is already as
+         * big as the first one ended (the first is still doubling). */
+        if (rep == 0 && k == 30000) {
+          if (round == 0) early_bytes = eng__fa_bytes(fa);
+          else assert_int_equal(eng__fa_bytes(fa), final_bytes);
+        }
       }
     eng__fa_flush(fa);
+    if (round == 0) {
+      final_bytes = eng__fa_bytes(fa);
+      assert_true(early_bytes < final_bytes); /* so the check above can tell */
+    }
     assert_int_equal(eng__fa_count(fa), keys);
     for (int64_t i = 0; i < keys; i += 997) {
       char w[24];
