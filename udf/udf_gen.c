@@ -356,10 +356,10 @@ int udf__gen_kernel_names(const udf_def *d, const char **names, int max) {
     udf_type p = d->params[0];
     if (is_intish(p) || p == UDF_DOUBLE) {
       char in = is_intish(p) ? 'l' : 'd';
-      if (is_intish(d->ret)) names[n++] = in == 'l' ? "__ember_map_ll" : "__ember_map_dl";
-      if (d->ret == UDF_DOUBLE) names[n++] = in == 'l' ? "__ember_map_ld" : "__ember_map_dd";
-      if (is_truthish(d->ret) || d->ret == UDF_DOUBLE)
-        names[n++] = in == 'l' ? "__ember_filter_l" : "__ember_filter_d";
+      /* Indices into udf__kernels: map_ll, map_ld, map_dd, map_dl, filter_l, filter_d. */
+      if (is_intish(d->ret)) names[n++] = udf__kernels[in == 'l' ? 0 : 3].name;
+      if (d->ret == UDF_DOUBLE) names[n++] = udf__kernels[in == 'l' ? 1 : 2].name;
+      if (is_truthish(d->ret) || d->ret == UDF_DOUBLE) names[n++] = udf__kernels[in == 'l' ? 4 : 5].name;
     }
   }
   return n;
